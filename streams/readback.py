@@ -1,0 +1,68 @@
+"""Reading a topic from the beginning with a plain consumer (no group, no commits).
+
+Used by the demo and tests to show what is on the log. Tansu under-reports
+end offsets, so the end is where the fetch high-water mark says it is after
+the consumer stops receiving records, not what ListOffsets answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from kafka import TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from streams import kafka_clients
+from streams.settings import Settings
+
+
+def read_topic(
+    settings: Settings,
+    topic: str,
+    expected: int | None = None,
+    idle_s: float = 1.5,
+    timeout_s: float = 60,
+) -> Iterator[ConsumerRecord]:
+    """Every record of ``topic`` from offset 0, until ``expected`` records were read,
+    or the consumer sat idle for ``idle_s`` at every partition's high-water mark."""
+    consumer = kafka_clients.consumer(settings, group_id=None, consumer_timeout_ms=200)
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        yield from _drain(consumer, partitions, expected, idle_s, time.monotonic() + timeout_s)
+    finally:
+        consumer.close()
+
+
+def _drain(consumer, partitions, expected, idle_s, deadline):  # type: ignore[no-untyped-def]
+    seen, last_record = 0, time.monotonic()
+    while time.monotonic() < deadline:
+        batch = consumer.poll(timeout_ms=200, max_records=5000)
+        for records in batch.values():
+            for record in records:
+                seen += 1
+                yield record
+        if batch:
+            last_record = time.monotonic()
+        if expected is not None and seen >= expected:
+            return
+        if (
+            expected is None
+            and time.monotonic() - last_record > idle_s
+            and _at_high_water(consumer, partitions)
+        ):
+            return
+
+
+def _at_high_water(consumer, partitions) -> bool:  # type: ignore[no-untyped-def]
+    for tp in partitions:
+        high = consumer.highwater(tp)
+        if high is None:
+            continue  # no fetch response yet for an empty partition
+        if consumer.position(tp) < high:
+            return False
+    return True

@@ -1,0 +1,113 @@
+"""One frozen settings object, read from environment variables and an optional TOML file.
+
+Precedence, highest first: command-line options, environment variables, the
+config file (``--config`` or ``TOUCHPOINT_CONFIG``), defaults. Every variable
+is listed in docs/configuration.md. Nothing else in the project reads
+``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+EMBEDDED_PORT = 9092
+DEV_PEPPER = "touchpoint-dev-pepper-change-me"
+
+
+class Settings(BaseSettings):
+    """Everything a touchpoint process needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix="TOUCHPOINT_", frozen=True, extra="ignore")
+
+    bootstrap_servers: str = Field(
+        f"127.0.0.1:{EMBEDDED_PORT}",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "bootstrap_servers"),
+        description="Kafka bootstrap servers, comma-separated.",
+    )
+    broker_profile: Literal["auto", "kafka", "tansu"] = Field(
+        "auto",
+        description="Client timeouts: 'kafka' (Apache Kafka), 'tansu' (fast group joins on the "
+        "embedded broker), or 'auto' (ask the cluster).",
+    )
+    db: Path = Field(Path("touchpoint.duckdb"), description="DuckDB read-model file.")
+    topic_prefix: str = Field("", description="Prefix for every topic name (e.g. 'staging.').")
+    partitions: int = Field(6, ge=1, description="Partitions for new topics.")
+    replication_factor: int = Field(1, ge=1, description="Replication factor for new topics.")
+    client_id: str = Field("touchpoint", description="Kafka client id.")
+    key_vault: Path = Field(
+        Path(".touchpoint/keys.sqlite"), description="File of per-customer PII keys."
+    )
+    pii_pepper: SecretStr = Field(
+        SecretStr(DEV_PEPPER), description="Secret for identifier fingerprints (set in production)."
+    )
+    embedded_port: int = Field(EMBEDDED_PORT, description="Port of `touchpoint broker`.")
+    # Security, passed through to the Kafka clients unchanged.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str | None = Field(None, description="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.")
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file_from(init_settings)
+        if config_file is not None:
+            if not config_file.is_file():
+                raise FileNotFoundError(f"config file {config_file} does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    def topic(self, name: str) -> str:
+        """The full name of one of our topics."""
+        return f"{self.topic_prefix}{name}"
+
+    def kafka_security(self) -> dict[str, Any]:
+        """Security options in kafka-python's spelling (empty on PLAINTEXT)."""
+        options: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            if self.sasl_password is not None:
+                options["sasl_plain_password"] = self.sasl_password.get_secret_value()
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            value = getattr(self, name)
+            if value is not None:
+                options[name] = str(value)
+        return options
+
+
+_CONFIG_ENV = "TOUCHPOINT_CONFIG"
+
+
+def _config_file_from(init_settings: PydanticBaseSettingsSource) -> Path | None:
+    """The config file named by the caller (``config=``) or by TOUCHPOINT_CONFIG."""
+    named = init_settings().get("config") or os.environ.get(_CONFIG_ENV)
+    return Path(named) if named else None
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment and file, with explicit overrides (CLI options) on top."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    if config is not None:
+        given["config"] = str(config)
+    return Settings(**given)
