@@ -80,11 +80,11 @@ def print_report(report: ProduceReport, show: int) -> None:
             f"{report.dead_lettered:,} written)"
         )
         for rejection in report.rejected[:show]:
-            console.print(f"  {rejection.origin}: {rejection.reason}", markup=False)
+            console.print(f"  {rejection.origin}: {rejection.reason}", markup=False, soft_wrap=True)
         if len(report.rejected) > show:
             console.print(f"  ... and {len(report.rejected) - show:,} more")
     for failure in report.failed[:show]:
-        console.print(f"[red]not sent[/] {failure.origin}: {failure.reason}")
+        console.print(f"[red]not sent[/] {failure.origin}: {failure.reason}", soft_wrap=True)
 
 
 __all__ = ["console", "kafka_call", "kafka_errors", "out", "print_report", "progress"]

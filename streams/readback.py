@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from kafka import TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from streams import kafka_clients
@@ -38,7 +38,13 @@ def read_topic(
         consumer.close()
 
 
-def _drain(consumer, partitions, expected, idle_s, deadline):  # type: ignore[no-untyped-def]
+def _drain(
+    consumer: KafkaConsumer,
+    partitions: list[TopicPartition],
+    expected: int | None,
+    idle_s: float,
+    deadline: float,
+) -> Iterator[ConsumerRecord]:
     seen, last_record = 0, time.monotonic()
     while time.monotonic() < deadline:
         batch = consumer.poll(timeout_ms=200, max_records=5000)
@@ -58,7 +64,7 @@ def _drain(consumer, partitions, expected, idle_s, deadline):  # type: ignore[no
             return
 
 
-def _at_high_water(consumer, partitions) -> bool:  # type: ignore[no-untyped-def]
+def _at_high_water(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> bool:
     for tp in partitions:
         high = consumer.highwater(tp)
         if high is None:

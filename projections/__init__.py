@@ -1,0 +1,6 @@
+"""Projections: pure folds ``(state, event) -> (state, emitted)`` over touchpoint events,
+the DuckDB store and the read side.
+
+May import: schemas, the standard library, and (in store and query modules
+only) duckdb. Never streams, Faust or Kafka clients.
+"""
