@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.envelope import CustomerId
+from schemas.envelope import WIRE, CustomerId
 from schemas.pii import PiiSealer
 from schemas.touchpoints import (
     EVENT_ADAPTER,
@@ -59,7 +59,7 @@ def encode(event: Touchpoint) -> bytes:
 def decode(data: bytes | str) -> TouchpointEvent:
     """Parse wire bytes into the newest version of the event, or raise EventDecodeError."""
     try:
-        return EVENT_ADAPTER.validate_json(data)  # fast path: current version, valid
+        return EVENT_ADAPTER.validate_json(data, context=WIRE)  # fast path: current, valid
     except ValidationError:
         pass
     try:
@@ -135,10 +135,12 @@ def seal_input(obj: Any, sealer: PiiSealer) -> Any:
     """Seal clear-text personal data in an input record; anything else is left alone.
 
     Values already sealed pass through, so sealed and clear input mix freely.
-    Records too broken to seal (no valid customer id) have their clear-text
-    personal data replaced by a marker, because a rejected record is kept.
+    Records that cannot be sealed (no valid customer id, or a customer whose
+    key was destroyed by erasure) have their clear-text personal data replaced
+    by a marker: the record is then refused, and a refused record is kept.
     """
-    if not isinstance(obj, dict) or obj.get("event_type") not in EVENT_TYPES:
+    event_type = obj.get("event_type") if isinstance(obj, dict) else None
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         return obj
     cls = EVENT_TYPES[obj["event_type"]]
     clear = [name for name in cls.pii_fields if isinstance(obj.get(name), str)]
@@ -155,7 +157,10 @@ def seal_input(obj: Any, sealer: PiiSealer) -> Any:
         if kind is None and obj["event_type"] == "identity_linked":
             link_kind = obj.get("identifier_kind")
             kind = link_kind if link_kind in ("email", "phone", "card") else None
-        sealed[name] = sealer.seal(customer_id, obj[name], kind).model_dump(exclude_none=True)
+        try:
+            sealed[name] = sealer.seal(customer_id, obj[name], kind).model_dump(exclude_none=True)
+        except PermissionError:
+            sealed[name] = "[redacted: customer erased, no key to seal it under]"
     return sealed
 
 

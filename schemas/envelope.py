@@ -6,10 +6,19 @@ May import: pydantic, stdlib.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 # Customer ids are opaque, pseudonymous keys: they become Kafka keys and DuckDB
@@ -56,6 +65,10 @@ def _not_a_number(value: object) -> object:
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
 
 
+# Validation context of records read off the wire (see Envelope._version_on_the_wire).
+WIRE: dict[str, bool] = {"wire": True}
+
+
 def cross_field_error(field: str, reason: str) -> PydanticCustomError:
     """A rule over several fields, blamed on the field to fix (the codec reports that name)."""
     return PydanticCustomError("cross_field", "{reason}", {"field": field, "reason": reason})
@@ -100,3 +113,13 @@ class Envelope(Frozen):
     source: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
         description="System or process that emitted the event, e.g. 'pos', 'web-shop', 'crm'."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_on_the_wire(cls, data: Any, info: ValidationInfo) -> Any:
+        # Python code may leave schema_version to its default, but a record read off
+        # the wire must state it: an old record without it would pass as the current.
+        on_wire = info.context == WIRE and isinstance(data, dict)
+        if on_wire and type(data.get("schema_version")) is not int:
+            raise cross_field_error("schema_version", "missing or not an integer")
+        return data

@@ -89,7 +89,7 @@ class VisitRecorded(Touchpoint):
     page: Annotated[str, StringConstraints(max_length=500)] | None = Field(
         None, description="Web or app page (path, no query string)."
     )
-    duration_seconds: Seconds | None = None
+    duration_seconds: Seconds | None = Field(None, description="How long the visit lasted.")
 
     @model_validator(mode="after")
     def _somewhere(self) -> Self:

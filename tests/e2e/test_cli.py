@@ -25,7 +25,9 @@ TOUCHPOINT = [sys.executable, "-m", "streams"]
 T0 = "2025-03-01T10:00:00+00:00"
 
 
-def run(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*TOUCHPOINT, *args], env=env, input=stdin, capture_output=True, text=True, timeout=240
     )
@@ -89,7 +91,9 @@ def test_produce_publishes_valid_lines_and_reports_bad_ones_by_line(
     assert f"{file}:2: invalid visit_recorded event: occurred_at" in result.stderr
     assert f"{file}:4: $: not valid JSON" in result.stderr
     assert f"{file}:5: invalid visit_recorded event: channel" in result.stderr
-    events = [decode(r.value) for r in read_topic(settings, settings.topic(TOUCHPOINTS), expected=3)]
+    events = [
+        decode(r.value) for r in read_topic(settings, settings.topic(TOUCHPOINTS), expected=3)
+    ]
     assert sorted(e.customer_id for e in events) == ["C1", "C2", "C3"]  # nothing valid lost
 
 
@@ -112,7 +116,9 @@ def test_simulated_events_read_back_by_a_plain_consumer_match_the_exported_schem
         schema = json.loads(path.read_text())
         validators[schema["$id"]] = jsonschema.Draft202012Validator(schema)
 
-    written = run(["simulate", "--customers", "150", "--days", "365", "--seed", "7", "--out", "-"], cli_env)
+    written = run(
+        ["simulate", "--customers", "150", "--days", "365", "--seed", "7", "--out", "-"], cli_env
+    )
     expected = len(written.stdout.splitlines())
     records = list(read_topic(settings, settings.topic(TOUCHPOINTS), expected=expected))
 
@@ -140,5 +146,3 @@ def test_commands_fail_fast_with_a_clear_message_when_no_broker_answers() -> Non
     assert result.returncode == 1
     assert "touchpoint broker" in result.stderr and "KAFKA_BOOTSTRAP_SERVERS" in result.stderr
     assert time.monotonic() - started < 20
-
-
