@@ -27,11 +27,17 @@ DEV_PEPPER = "touchpoint-dev-pepper-change-me"
 class Settings(BaseSettings):
     """Everything a touchpoint process needs to know about its surroundings."""
 
-    model_config = SettingsConfigDict(env_prefix="TOUCHPOINT_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TOUCHPOINT_",
+        frozen=True,
+        extra="ignore",
+        env_ignore_empty=True,  # an empty variable means "not set", never an empty secret
+        populate_by_name=True,
+    )
 
     bootstrap_servers: str = Field(
         f"127.0.0.1:{EMBEDDED_PORT}",
-        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "bootstrap_servers"),
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "TOUCHPOINT_BOOTSTRAP_SERVERS"),
         description="Kafka bootstrap servers, comma-separated.",
     )
     broker_profile: Literal["auto", "kafka", "tansu"] = Field(
@@ -48,7 +54,9 @@ class Settings(BaseSettings):
         Path(".touchpoint/keys.sqlite"), description="File of per-customer PII keys."
     )
     pii_pepper: SecretStr = Field(
-        SecretStr(DEV_PEPPER), description="Secret for identifier fingerprints (set in production)."
+        SecretStr(DEV_PEPPER),
+        min_length=8,
+        description="Secret for identifier fingerprints (set in production).",
     )
     embedded_port: int = Field(EMBEDDED_PORT, description="Port of `touchpoint broker`.")
     # Security, passed through to the Kafka clients unchanged.
@@ -82,7 +90,7 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
     def kafka_security(self) -> dict[str, Any]:
-        """Security options in kafka-python's spelling (empty on PLAINTEXT)."""
+        """Security options in kafka-python's spelling (only the protocol on PLAINTEXT)."""
         options: dict[str, Any] = {"security_protocol": self.security_protocol}
         if self.sasl_mechanism:
             options["sasl_mechanism"] = self.sasl_mechanism
