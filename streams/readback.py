@@ -23,14 +23,15 @@ def read_topic(
     expected: int | None = None,
     idle_s: float = 1.5,
     timeout_s: float = 60,
+    only: int | None = None,
 ) -> Iterator[ConsumerRecord]:
-    """Every record of ``topic`` from offset 0, until ``expected`` records were read,
-    or the consumer sat idle for ``idle_s`` at every partition's high-water mark."""
+    """Every record of ``topic`` (or of its partition ``only``) from offset 0, until
+    ``expected`` records were read, or the consumer sat idle for ``idle_s`` at every
+    partition's high-water mark."""
     consumer = kafka_clients.consumer(settings, group_id=None, consumer_timeout_ms=200)
     try:
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        numbers = sorted(consumer.partitions_for_topic(topic) or ()) if only is None else [only]
+        partitions = [TopicPartition(topic, p) for p in numbers]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         yield from _drain(consumer, partitions, expected, idle_s, time.monotonic() + timeout_s)
@@ -47,28 +48,28 @@ def _drain(
 ) -> Iterator[ConsumerRecord]:
     seen, last_record = 0, time.monotonic()
     while time.monotonic() < deadline:
-        batch = consumer.poll(timeout_ms=200, max_records=5000)
+        batch = consumer.poll(timeout_ms=100, max_records=5000)
         for records in batch.values():
             for record in records:
                 seen += 1
                 yield record
         if batch:
             last_record = time.monotonic()
-        if expected is not None and seen >= expected:
-            return
-        if (
-            expected is None
-            and time.monotonic() - last_record > idle_s
-            and _at_high_water(consumer, partitions)
-        ):
+        if expected is not None:
+            if seen >= expected:
+                return
+        elif _at_high_water(consumer, partitions, time.monotonic() - last_record > idle_s):
             return
 
 
-def _at_high_water(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> bool:
+def _at_high_water(consumer: KafkaConsumer, partitions: list[TopicPartition], idle: bool) -> bool:
+    """Every partition read up to its fetch high-water mark. A partition with no fetch
+    response yet counts as read only once the consumer has been idle for a while."""
     for tp in partitions:
         high = consumer.highwater(tp)
         if high is None:
-            continue  # no fetch response yet for an empty partition
-        if consumer.position(tp) < high:
+            if not idle:
+                return False
+        elif consumer.position(tp) < high:
             return False
     return True

@@ -31,10 +31,15 @@ class TopicSpec:
 
 TOUCHPOINTS = "touchpoints"
 DEAD_LETTERS = "touchpoints-dlq"
+CUSTOMER_STATE = "customer-state"
+CUSTOMER_VIEWS = "customer-views"
 
 LAYOUT: tuple[TopicSpec, ...] = (
     TopicSpec(TOUCHPOINTS, "event log of every touchpoint (the event store)", FOREVER),
     TopicSpec(DEAD_LETTERS, "records that failed validation, original bytes + reason", FOREVER),
+    TopicSpec(
+        "customer-state", "processing state per customer + its source offset (internal)", COMPACTED
+    ),
     TopicSpec("customer-views", "unified customer view, latest per customer", COMPACTED),
     TopicSpec("loyalty-stages", "current loyalty stage per customer", COMPACTED),
     TopicSpec("loyalty-stage-changes", "LoyaltyStageChanged events (history)", FOREVER),

@@ -16,7 +16,7 @@ import pytest
 from schemas import decode
 from streams.broker import free_port
 from streams.readback import read_topic
-from streams.settings import Settings, load_settings
+from streams.settings import Settings
 from streams.topics import TOUCHPOINTS
 
 pytestmark = pytest.mark.broker
