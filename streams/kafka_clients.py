@@ -127,3 +127,29 @@ def consumer(
     }
     config.update(overrides)
     return KafkaConsumer(*topics, **config)
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """Faust's spelling of the security settings (None on PLAINTEXT)."""
+    import ssl
+
+    import faust
+
+    context = None
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(
+            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
+        )
+        if settings.ssl_certfile:
+            context.load_cert_chain(
+                str(settings.ssl_certfile), settings.ssl_keyfile and str(settings.ssl_keyfile)
+            )
+    if settings.security_protocol.startswith("SASL"):
+        password = settings.sasl_password.get_secret_value() if settings.sasl_password else None
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=password,
+            mechanism=settings.sasl_mechanism or "PLAIN",
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
