@@ -62,13 +62,13 @@ class ProcessingWorker:
             key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
         )  # fmt: skip
 
-        async def ingest(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        async def ingest(stream: Any) -> AsyncIterator[None]:  # a faust Stream of raw bytes
             async for events in stream.take_events(batch_size, within=BATCH_WINDOW_S):
                 await self._process([_source(event) for event in events])
                 yield None
 
         self.app.agent(topic, name=f"{settings.topic_prefix}ingest")(ingest)
-        self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
 
     async def _process(self, records: list[SourceRecord]) -> None:
         self._busy = True
@@ -165,6 +165,7 @@ def _json(body: dict[str, Any]) -> bytes:
 def make_faust_app(settings: Settings) -> faust.App:
     """The Faust app with this deployment's broker, group timeouts and group id."""
     servers = [f"kafka://{server}" for server in settings.bootstrap_servers.split(",")]
+    timeouts: dict[str, Any] = kafka_clients.group_timeouts(settings).faust()
     return faust.App(
         f"{settings.topic_prefix}touchpoint-worker",
         broker=servers,
@@ -176,7 +177,7 @@ def make_faust_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",  # exactly-once effect comes from idempotent state
         broker_commit_interval=1.0,
-        **kafka_clients.group_timeouts(settings).faust(),
+        **timeouts,
     )
 
 

@@ -4,7 +4,6 @@ dead-lettered with their source, redelivery and restarts change nothing."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import defaultdict
 
 import pytest
