@@ -19,6 +19,7 @@ from projections.customer_facts import CustomerFacts, initial, to_datetime
 from projections.customer_fold import evolve
 from projections.customer_view import CustomerView, view
 from projections.facts_codec import dump_facts, load_facts
+from projections.identity import IdentityClaim, claims_of
 from schemas import EventDecodeError, TouchpointEvent, decode
 from streams.deadletter import DeadLetter
 
@@ -40,13 +41,15 @@ class Tracked:
 
     facts: CustomerFacts
     next_offset: int
+    alias_of: str | None = None  # set once identity resolution merged this id into another
 
     def to_json(self) -> dict[str, Any]:
-        return {"next_offset": self.next_offset, "facts": dump_facts(self.facts)}
+        body = {"next_offset": self.next_offset, "facts": dump_facts(self.facts)}
+        return body if self.alias_of is None else {**body, "alias_of": self.alias_of}
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Tracked:
-        return cls(load_facts(body["facts"]), int(body["next_offset"]))
+        return cls(load_facts(body["facts"]), int(body["next_offset"]), body.get("alias_of"))
 
 
 @dataclass
@@ -55,6 +58,7 @@ class BatchResult:
 
     changed: dict[str, Tracked] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    claims: list[IdentityClaim] = field(default_factory=list)
     redelivered: int = 0
     applied: int = 0
 
@@ -74,7 +78,9 @@ def apply_batch(states: Mapping[str, Tracked], records: Sequence[SourceRecord]) 
             continue
         facts = tracked.facts if tracked is not None else initial(customer)
         facts, _ = evolve(facts, event)
-        result.changed[customer] = Tracked(facts, record.offset + 1)
+        alias_of = tracked.alias_of if tracked is not None else None
+        result.changed[customer] = Tracked(facts, record.offset + 1, alias_of)
+        result.claims.extend(claims_of(event))
         result.applied += 1
     return result
 

@@ -27,12 +27,17 @@ class TopicSpec:
     name: str
     purpose: str
     config: dict[str, str] = field(default_factory=dict)
+    partitions: int | None = None  # None: the configured count (co-partitioned with the log)
 
 
 TOUCHPOINTS = "touchpoints"
 DEAD_LETTERS = "touchpoints-dlq"
 CUSTOMER_STATE = "customer-state"
 CUSTOMER_VIEWS = "customer-views"
+IDENTITY_CLAIMS = "identity-claims"
+CUSTOMER_ALIASES = "customer-aliases"
+CUSTOMER_MERGES = "customer-merges"
+WEEK = {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)}
 
 LAYOUT: tuple[TopicSpec, ...] = (
     TopicSpec(TOUCHPOINTS, "event log of every touchpoint (the event store)", FOREVER),
@@ -41,6 +46,11 @@ LAYOUT: tuple[TopicSpec, ...] = (
         "customer-state", "processing state per customer + its source offset (internal)", COMPACTED
     ),
     TopicSpec("customer-views", "unified customer view, latest per customer", COMPACTED),
+    TopicSpec(
+        IDENTITY_CLAIMS, "identifiers claimed by customers (internal, one partition)", FOREVER, 1
+    ),
+    TopicSpec(CUSTOMER_ALIASES, "alias id -> canonical customer id (internal)", COMPACTED),
+    TopicSpec(CUSTOMER_MERGES, "an alias's facts sent to its canonical customer (internal)", WEEK),
     TopicSpec("loyalty-stages", "current loyalty stage per customer", COMPACTED),
     TopicSpec("loyalty-stage-changes", "LoyaltyStageChanged events (history)", FOREVER),
     TopicSpec("value-tiers", "current value tier and lifetime value per customer", COMPACTED),
@@ -67,7 +77,7 @@ def create_topics(settings: Settings, partitions: int | None = None) -> list[Top
         existing = set(client.list_topics())
         new = {
             settings.topic(spec.name): {
-                "num_partitions": wanted,
+                "num_partitions": spec.partitions or wanted,
                 "replication_factor": settings.replication_factor,
                 "configs": dict(spec.config),
             }

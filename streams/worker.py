@@ -1,38 +1,62 @@
 """The processing tier: a Faust app that folds the event log into customer states.
 
-The agent is thin: it takes batches of raw records, restores a partition's
-states the first time it sees the partition (from the ``customer-state``
-changelog), hands the batch to ``streams.processing.apply_batch``, and
-publishes what changed: states to ``customer-state``, views to
-``customer-views``, refused records to the dead-letter topic. It waits for
-the broker to acknowledge all of it before the batch counts as done, so
-Faust only commits offsets whose effects are durable (at-least-once
-delivery, exactly-once effect: see streams/processing.py).
+Agents are thin: they take batches of raw records and hand them to plain
+functions (streams/processing.py, streams/merging.py, projections/identity.py),
+then publish what changed: states to ``customer-state``, views to
+``customer-views``, identity claims, alias decisions and merged facts to
+their internal topics, refused records to the dead-letter topic. A batch
+counts as done only once the broker has acknowledged all of it, so Faust
+commits only offsets whose effects are durable: at-least-once delivery,
+exactly-once effect. One lock serialises the agents' access to the states.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from kafka import KafkaConsumer, TopicPartition
 
-from projections.view_records import encode_view_record
+from projections.identity import IdentityClaim, decode_claim, encode_claim
+from projections.view_records import encode_alias_record, encode_view_record
 from streams import kafka_clients
-from streams.processing import BatchResult, SourceRecord, Tracked, apply_batch, current_view
+from streams.identity_resolver import IdentityResolver
+from streams.merging import (
+    MergeResult,
+    apply_alias,
+    apply_merge,
+    decode_alias,
+    decode_merge,
+    encode_alias,
+    encode_merge,
+)
+from streams.processing import SourceRecord, Tracked, apply_batch, current_view
 from streams.restore import restore_partition
 from streams.settings import Settings
-from streams.topics import CUSTOMER_STATE, CUSTOMER_VIEWS, DEAD_LETTERS, TOUCHPOINTS
+from streams.topics import (
+    CUSTOMER_ALIASES,
+    CUSTOMER_MERGES,
+    CUSTOMER_STATE,
+    CUSTOMER_VIEWS,
+    DEAD_LETTERS,
+    IDENTITY_CLAIMS,
+    TOUCHPOINTS,
+)
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
 BATCH_WINDOW_S = 0.2
+INPUTS = (TOUCHPOINTS, IDENTITY_CLAIMS, CUSTOMER_ALIASES, CUSTOMER_MERGES)
+RAW: dict[str, Any] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
 
 
 @dataclass
@@ -41,6 +65,7 @@ class WorkerStats:
     redelivered: int = 0
     dead_lettered: int = 0
     views_published: int = 0
+    aliases_decided: int = 0
     batches: int = 0
     by_partition: dict[int, int] = field(default_factory=dict)
 
@@ -54,39 +79,115 @@ class ProcessingWorker:
         self.app = make_faust_app(settings)
         self.producer = kafka_clients.producer(settings)
         self.states: dict[int, dict[str, Tracked]] = {}
-        self.processed_next: dict[int, int] = {}  # partition -> offset after the last one done
+        self.processed_next: dict[str, dict[int, int]] = {}  # topic -> partition -> next offset
+        self.produced_next: dict[tuple[str, int], int] = {}  # what we wrote to our own inputs
         self.stats = WorkerStats()
-        self._busy = False
-        topic = self.app.topic(
-            self.topic_name,
-            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
-        )  # fmt: skip
-
-        async def ingest(stream: Any) -> AsyncIterator[None]:  # a faust Stream of raw bytes
-            async for events in stream.take_events(batch_size, within=BATCH_WINDOW_S):
-                await self._process([_source(event) for event in events])
-                yield None
-
-        self.app.agent(topic, name=f"{settings.topic_prefix}ingest")(ingest)
+        self.resolver = IdentityResolver(settings)
+        self._lock = asyncio.Lock()
+        self._busy = 0
+        self.failure: BaseException | None = None
+        handlers: dict[str, Callable[[list[SourceRecord]], Any]] = {
+            TOUCHPOINTS: self._ingest,
+            IDENTITY_CLAIMS: self._resolve,
+            CUSTOMER_ALIASES: self._aliases,
+            CUSTOMER_MERGES: self._merges,
+        }
+        for name, handler in handlers.items():
+            self._agent(name, handler, batch_size)
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
 
-    async def _process(self, records: list[SourceRecord]) -> None:
-        self._busy = True
-        try:
-            by_partition: dict[int, list[SourceRecord]] = {}
-            for record in records:
-                by_partition.setdefault(record.partition, []).append(record)
-            results = {}
-            for partition, batch in by_partition.items():
-                results[partition] = apply_batch(await self._states_of(partition), batch)
-                self._publish(results[partition])
-            await asyncio.get_running_loop().run_in_executor(None, self.producer.flush)
-            for partition, result in results.items():  # only now are the effects durable
-                self.states[partition].update(result.changed)
-                self.processed_next[partition] = by_partition[partition][-1].offset + 1
-                self._count(result, partition)
-        finally:
-            self._busy = False
+    def _agent(self, name: str, handler: Callable[..., Any], batch_size: int) -> None:
+        topic = self.app.topic(self.settings.topic(name), **RAW)
+
+        async def agent(stream: Any) -> AsyncIterator[None]:  # a faust Stream of raw bytes
+            async for events in stream.take_events(batch_size, within=BATCH_WINDOW_S):
+                records = [_source(event) for event in events]
+                self._busy += 1
+                try:
+                    async with self._lock:
+                        await handler(records)
+                        await asyncio.get_running_loop().run_in_executor(None, self.producer.flush)
+                    self._done(records)
+                except Exception as exc:
+                    # In-memory states may be ahead of what reached Kafka: stop processing;
+                    # the runner stops the worker, and a restart restores from the changelog.
+                    log.exception("batch on %s failed; stopping", name)
+                    self.failure = exc
+                    raise
+                finally:
+                    self._busy -= 1
+                yield None
+
+        self.app.agent(topic, name=f"{self.settings.topic_prefix}{name}")(agent)
+
+    # -- handlers: run under the lock; their sends are flushed before the batch is done --
+
+    async def _ingest(self, records: list[SourceRecord]) -> None:
+        for partition, batch in _by_partition(records).items():
+            states = await self._states_of(partition)
+            result = apply_batch(states, batch)
+            self._publish(partition, result.changed)
+            for letter in result.dead_letters:
+                self._send(DEAD_LETTERS, letter.key, letter.value, letter.headers())
+            for claim in result.claims:
+                self._send(IDENTITY_CLAIMS, claim.customer_id.encode(), encode_claim(claim))
+            self._count(result.applied, result.redelivered, len(result.dead_letters), partition)
+
+    async def _resolve(self, records: list[SourceRecord]) -> None:
+        await self.resolver.ensure_restored(records[0].offset)
+        claims: list[IdentityClaim] = [decode_claim(r.value or b"") for r in records]
+        for alias in self.resolver.add(claims):
+            self._send(CUSTOMER_ALIASES, alias.alias_id.encode(), encode_alias(
+                alias.alias_id, alias.canonical_id, str(alias.caused_by)
+            ))  # fmt: skip
+            self.stats.aliases_decided += 1
+
+    async def _aliases(self, records: list[SourceRecord]) -> None:
+        for record in records:
+            alias, canonical, cause = decode_alias(record.value or b"")
+            states = await self._states_of(record.partition)
+            self._apply(record.partition, apply_alias(states, alias, canonical, cause))
+
+    async def _merges(self, records: list[SourceRecord]) -> None:
+        for record in records:
+            target, facts = decode_merge(record.value or b"")
+            states = await self._states_of(record.partition)
+            self._apply(record.partition, apply_merge(states, target, facts))
+
+    def _apply(self, partition: int, result: MergeResult) -> None:
+        for alias, canonical, cause in result.announced:
+            self._send(CUSTOMER_VIEWS, alias.encode(), encode_alias_record(alias, canonical, cause))
+        self._publish(partition, result.changed)
+
+    def _publish(self, partition: int, changed: dict[str, Tracked]) -> None:
+        """Send changed states, and each one's view (or, for an alias, its facts to the
+        canonical customer); the in-memory states follow (the batch fails as a whole)."""
+        for customer, tracked in changed.items():
+            key = customer.encode()
+            self._send(CUSTOMER_STATE, key, _json(tracked.to_json()))
+            if tracked.alias_of is not None:
+                target = tracked.alias_of
+                self._send(CUSTOMER_MERGES, target.encode(), encode_merge(target, tracked.facts))
+            elif tracked.facts.touches:
+                self._send(CUSTOMER_VIEWS, key, encode_view_record(current_view(tracked.facts)))
+                self.stats.views_published += 1
+        self.states[partition].update(changed)
+
+    def _send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        full = self.settings.topic(topic)
+        future = self.producer.send(full, key=key, value=value, headers=headers)
+        if topic in INPUTS:  # our own input: caught up only once we have read it back
+            future.add_callback(self._produced)
+
+    def _produced(self, metadata: Any) -> None:
+        key = (metadata.topic, metadata.partition)
+        self.produced_next[key] = max(self.produced_next.get(key, 0), metadata.offset + 1)
 
     async def _states_of(self, partition: int) -> dict[str, Tracked]:
         if partition not in self.states:
@@ -96,51 +197,51 @@ class ProcessingWorker:
             log.info("partition %s: restored %s customer states", partition, len(restored))
         return self.states[partition]
 
-    def _publish(self, result: BatchResult) -> None:
-        state_topic = self.settings.topic(CUSTOMER_STATE)
-        views_topic = self.settings.topic(CUSTOMER_VIEWS)
-        for customer, tracked in result.changed.items():
-            key = customer.encode()
-            self.producer.send(state_topic, key=key, value=_json(tracked.to_json()))
-            self.producer.send(
-                views_topic, key=key, value=encode_view_record(current_view(tracked.facts))
-            )
-        dlq = self.settings.topic(DEAD_LETTERS)
-        for letter in result.dead_letters:
-            self.producer.send(dlq, key=letter.key, value=letter.value, headers=letter.headers())
+    def _done(self, records: Iterable[SourceRecord]) -> None:
+        for record in records:
+            done = self.processed_next.setdefault(record.topic, {})
+            done[record.partition] = max(done.get(record.partition, 0), record.offset + 1)
 
-    def _count(self, result: BatchResult, partition: int) -> None:
+    def _count(self, applied: int, redelivered: int, dead: int, partition: int) -> None:
         self.stats.batches += 1
-        self.stats.applied += result.applied
-        self.stats.redelivered += result.redelivered
-        self.stats.dead_lettered += len(result.dead_letters)
-        self.stats.views_published += len(result.changed)
-        self.stats.by_partition[partition] = (
-            self.stats.by_partition.get(partition, 0) + result.applied
-        )
+        self.stats.applied += applied
+        self.stats.redelivered += redelivered
+        self.stats.dead_lettered += dead
+        self.stats.by_partition[partition] = self.stats.by_partition.get(partition, 0) + applied
 
     async def _on_revoked(self, app: faust.App, revoked: set[Any], **_: Any) -> None:
         # Another worker may own these next: forget our copy, restore afresh if they come back.
-        for tp in revoked:
-            if tp.topic == self.topic_name:
-                self.states.pop(tp.partition, None)
-                self.processed_next.pop(tp.partition, None)
+        # A failed batch leaves in-memory states ahead of what was flushed: a restart (the
+        # agent crashes the app) restores from the changelog.
+        async with self._lock:
+            for tp in revoked:
+                if tp.topic == self.topic_name:
+                    self.states.pop(tp.partition, None)
+                self.processed_next.get(tp.topic, {}).pop(tp.partition, None)
+                if tp.topic == self.settings.topic(IDENTITY_CLAIMS):
+                    self.resolver.forget()
 
-    async def caught_up(self, committed: Callable[[int], int | None]) -> bool:
+    async def caught_up(self, committed: Callable[[Any], int | None]) -> bool:
         """True when every assigned partition is processed up to its fetch high-water mark."""
+        if self.failure is not None:
+            raise RuntimeError("the worker stopped after a failed batch") from self.failure
         if self._busy:
             return False
-        partitions = [tp for tp in self.app.consumer.assignment() if tp.topic == self.topic_name]
+        ours = {
+            self.settings.topic(name)
+            for name in (TOUCHPOINTS, IDENTITY_CLAIMS, CUSTOMER_ALIASES, CUSTOMER_MERGES)
+        }
+        partitions = [tp for tp in self.app.consumer.assignment() if tp.topic in ours]
         if not partitions:
             return False
         for tp in partitions:
             high = self.app.consumer.highwater(tp)
             if high is None:
                 return False
-            done = self.processed_next.get(tp.partition)
+            done = self.processed_next.get(tp.topic, {}).get(tp.partition)
             if done is None:
-                done = committed(tp.partition) or 0
-            if done < high:
+                done = committed(tp) or 0
+            if done < max(high, self.produced_next.get((tp.topic, tp.partition), 0)):
                 return False
         return True
 
@@ -149,7 +250,14 @@ class ProcessingWorker:
         self.producer.close()
 
 
-def _source(event: faust.EventT[bytes]) -> SourceRecord:
+def _by_partition(records: list[SourceRecord]) -> dict[int, list[SourceRecord]]:
+    grouped: dict[int, list[SourceRecord]] = {}
+    for record in records:
+        grouped.setdefault(record.partition, []).append(record)
+    return grouped
+
+
+def _source(event: Any) -> SourceRecord:
     message = event.message
     return SourceRecord(
         message.topic, message.partition, message.offset, message.key, message.value
@@ -179,40 +287,3 @@ def make_faust_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         **timeouts,
     )
-
-
-class CommittedOffsets:
-    """The group's committed offsets, read with a consumer that never joins the group."""
-
-    def __init__(self, settings: Settings, group_id: str, topic: str) -> None:
-        self._consumer: KafkaConsumer = kafka_clients.consumer(settings, group_id=group_id)
-        self._topic = topic
-
-    def __call__(self, partition: int) -> int | None:
-        offset: int | None = self._consumer.committed(TopicPartition(self._topic, partition))
-        return offset
-
-    def close(self) -> None:
-        self._consumer.close()
-
-
-async def run_until_idle(
-    worker: ProcessingWorker, poll_s: float = 0.3, timeout_s: float = 3600
-) -> None:
-    """Start the worker, process until every partition is caught up, commit, stop."""
-    committed = CommittedOffsets(worker.settings, worker.app.conf.id, worker.topic_name)
-    loop = asyncio.get_running_loop()
-    await worker.app.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            await asyncio.sleep(poll_s)
-            if await worker.caught_up(lambda p: committed(p)):
-                break
-        else:
-            raise TimeoutError(f"not caught up after {timeout_s} s")
-        await worker.app.consumer.commit()
-    finally:
-        await worker.app.stop()
-        await loop.run_in_executor(None, committed.close)
-        worker.close()

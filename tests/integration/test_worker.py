@@ -10,19 +10,27 @@ import pytest
 from kafka import KafkaProducer
 
 import simulator
-from projections.customer_facts import initial
+from projections.customer_facts import CustomerFacts, initial, merge
 from projections.customer_fold import fold
-from projections.view_records import ViewRecord, decode_view_record
+from projections.customer_view import CustomerView
+from projections.identity import IdentityGraph, claims_of
+from projections.view_records import (
+    AliasRecord,
+    ViewRecord,
+    decode_view_record,
+    encode_view_record,
+)
 from schemas import decode
 from streams import kafka_clients
 from streams.deadletter import ORIGIN_OFFSET, ORIGIN_TOPIC, REASON
+from streams.idle import run_until_idle
 from streams.keyvault import sealer_for
 from streams.processing import current_view
 from streams.producer import EventPublisher
 from streams.readback import read_topic
 from streams.settings import Settings
 from streams.topics import CUSTOMER_VIEWS, DEAD_LETTERS, TOUCHPOINTS, create_topics
-from streams.worker import ProcessingWorker, run_until_idle
+from streams.worker import ProcessingWorker
 
 pytestmark = pytest.mark.broker
 
@@ -35,33 +43,44 @@ def publish_simulation(settings: Settings, customers: int, days: int = 200) -> i
     return publisher.report.published_total
 
 
-def latest_views(settings: Settings) -> dict[str, ViewRecord]:
-    views: dict[str, ViewRecord] = {}
+def latest_records(settings: Settings) -> dict[str, ViewRecord | AliasRecord]:
+    latest: dict[str, ViewRecord | AliasRecord] = {}
     for record in read_topic(settings, settings.topic(CUSTOMER_VIEWS)):
         decoded = decode_view_record(record.value, record.key)
-        assert isinstance(decoded, ViewRecord)
-        views[record.key.decode()] = decoded
-    return views
+        assert isinstance(decoded, ViewRecord | AliasRecord)
+        latest[record.key.decode()] = decoded
+    return latest
 
 
-def expected_rows(settings: Settings) -> dict[str, dict[str, object]]:
-    """The fold computed directly over the log, without the worker."""
+def latest_views(settings: Settings) -> dict[str, ViewRecord]:
+    return {k: v for k, v in latest_records(settings).items() if isinstance(v, ViewRecord)}
+
+
+def expected_from_the_log(
+    settings: Settings,
+) -> tuple[dict[str, dict[str, object]], dict[str, str]]:
+    """Rows and aliases computed directly over the log, without the worker: fold each
+    customer, resolve identities over all claims, merge each component."""
     events = defaultdict(list)
+    graph = IdentityGraph()
     for record in read_topic(settings, settings.topic(TOUCHPOINTS)):
         event = decode(record.value)
         events[event.customer_id].append(event)
-    rows = {}
+        for claim in claims_of(event):
+            graph.add(claim)
+    merged: dict[str, CustomerFacts] = {}
     for customer, evs in events.items():
-        rows[customer] = decode_view_record(
-            _encoded(current_view(fold(initial(customer), evs)))
-        ).row  # type: ignore[union-attr]
-    return rows
+        canonical = graph.canonical(customer)
+        state = fold(initial(customer), evs)
+        merged[canonical] = merge(merged[canonical], state) if canonical in merged else state
+    rows = {c: _row(current_view(state)) for c, state in merged.items()}
+    return rows, {a.alias_id: a.canonical_id for a in graph.aliases().values()}
 
 
-def _encoded(view: object) -> bytes:
-    from projections.view_records import encode_view_record
-
-    return encode_view_record(view)  # type: ignore[arg-type]
+def _row(view: CustomerView) -> dict[str, object]:
+    record = decode_view_record(encode_view_record(view))
+    assert isinstance(record, ViewRecord)
+    return record.row
 
 
 def run_worker(settings: Settings) -> ProcessingWorker:
@@ -77,11 +96,16 @@ def test_published_views_equal_the_fold_over_the_same_events(settings: Settings)
     worker = run_worker(settings)
 
     assert worker.stats.applied == published
-    views = latest_views(settings)
-    expected = expected_rows(settings)
-    assert views.keys() == expected.keys()
-    for customer, record in views.items():
-        assert record.row == expected[customer], customer
+    records = latest_records(settings)
+    rows, aliases = expected_from_the_log(settings)
+    assert aliases, "the simulation has people under two ids"
+    assert {k: v.canonical_id for k, v in records.items() if isinstance(v, AliasRecord)} == aliases
+    views = {k: v.row for k, v in records.items() if isinstance(v, ViewRecord)}
+    assert views.keys() == rows.keys()
+    for customer, row in views.items():
+        assert row == rows[customer], customer
+    merged = [row for row in views.values() if row["aliases"]]
+    assert merged and all(set(row["aliases"]) <= aliases.keys() for row in merged)
 
 
 def test_a_second_run_applies_nothing_and_a_redelivered_event_changes_nothing(
@@ -102,7 +126,11 @@ def test_a_second_run_applies_nothing_and_a_redelivered_event_changes_nothing(
     producer.close()
     third = run_worker(settings)
     assert third.stats.applied == 1
-    assert {k: v.row for k, v in latest_views(settings).items()} == before
+    after = {k: v.row for k, v in latest_views(settings).items()}
+    assert after.keys() == before.keys()
+    for k in after:
+        diff = {f: (before[k][f], after[k][f]) for f in after[k] if after[k][f] != before[k][f]}
+        assert not diff, (k, diff)
 
 
 def test_bad_records_on_the_log_are_dead_lettered_with_their_source_and_the_worker_goes_on(
