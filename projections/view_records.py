@@ -106,7 +106,9 @@ def decode_view_record(value: bytes | None, key: bytes | str | None = None) -> R
         raise ViewRecordError(f"expected a JSON object, got {type(body).__name__}")
     record = _decode_body(body)
     if customer_key is not None and customer_key != record.customer_id:
-        raise ViewRecordError(f"key {customer_key!r} differs from customer_id {record.customer_id!r}")
+        raise ViewRecordError(
+            f"key {customer_key!r} differs from customer_id {record.customer_id!r}"
+        )
     return record
 
 

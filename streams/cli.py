@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 from collections.abc import Iterator
@@ -23,18 +24,26 @@ from streams.cli_output import (
     progress,
     size_of,
 )
+from streams.cli_read import READ_COMMANDS
+from streams.cli_worker import worker
 from streams.demo import demo
 from streams.settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="touchpoint")
-def main() -> None:
+@click.option("--verbose", "-v", count=True, help="More log output (-v: info, -vv: debug).")
+def main(verbose: int) -> None:
     """touchpoint: customer touchpoint events on Kafka, folded into customer projections.
 
     Every command reads its broker from --bootstrap-servers or KAFKA_BOOTSTRAP_SERVERS
     and its read model from --db or TOUCHPOINT_DB (docs/configuration.md).
     """
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Client libraries log expected events at shutdown (cancelled metadata refreshes) as errors.
+    for noisy in ("kafka", "aiokafka"):
+        logging.getLogger(noisy).setLevel(level if verbose else logging.CRITICAL)
 
 
 @main.command()
@@ -197,3 +206,6 @@ def schemas_export(directory: Path) -> None:
 
 
 main.add_command(demo)
+main.add_command(worker)
+for command in READ_COMMANDS:  # customer, query, materialize (docs/read-model.md)
+    main.add_command(command)

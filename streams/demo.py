@@ -2,7 +2,9 @@
 
 Starts the embedded broker unless one answers at the configured address,
 creates the topics, publishes simulated touchpoints (plus two broken lines, to
-show the dead-letter path), reads the log back and shows what it holds.
+show the dead-letter path), runs the processing tier and the materializer
+until they have caught up, and shows the read model: summary counts and a
+few unified customer views a person can check against the events.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from streams.cli_output import console, kafka_errors, out, print_report, progres
 from streams.settings import Settings
 
 BROKEN_LINES = (
-    b'{"event_type": "purchase_completed", "customer_id": "C-demo", "amount_minor": -5}',
+    b'{"event_id": "00000000-0000-4000-8000-00000000dead", "event_type": "purchase_completed", '
+    b'"schema_version": 1, "customer_id": "C-demo", "occurred_at": "2025-06-01T12:00:00+00:00", '
+    b'"channel": "store", "source": "pos", "order_id": "X1", "amount_minor": -5, '
+    b'"currency": "EUR"}',
     b"this is not json",
 )
 
@@ -43,7 +48,9 @@ def demo(settings: Settings, customers: int, days: int, seed: int, partitions: i
     from streams.topics import DEAD_LETTERS, TOUCHPOINTS, create_topics
 
     with ExitStack() as stack, kafka_errors():
-        settings = _ensure_broker(settings, stack)
+        settings, fresh = _ensure_broker(settings, stack)
+        if fresh:  # a new in-memory broker: a read model from an earlier run would not match
+            _remove_read_model(settings)
         create_topics(settings, partitions)
         with EventPublisher(settings, sealer_for(settings)) as publisher, progress() as bar:
             task = bar.add_task("publishing simulated touchpoints", total=None)
@@ -55,20 +62,83 @@ def demo(settings: Settings, customers: int, days: int, seed: int, partitions: i
         print_report(publisher.report, 5)
         _show_log(settings, settings.topic(TOUCHPOINTS), publisher.report.published_total)
         _show_dead_letters(settings, settings.topic(DEAD_LETTERS), publisher.report.dead_lettered)
+        _run_pipeline(settings)
+        _show_read_model(settings)
 
 
-def _ensure_broker(settings: Settings, stack: ExitStack) -> Settings:
+def _ensure_broker(settings: Settings, stack: ExitStack) -> tuple[Settings, bool]:
+    """Settings pointing at a broker, and whether it is a fresh embedded one."""
     from streams.broker import EmbeddedBroker, free_port, port_in_use
 
     host, _, port = settings.bootstrap_servers.split(",")[0].rpartition(":")
     if port.isdigit() and port_in_use(host or "127.0.0.1", int(port)):
         console.print(f"using the broker at {settings.bootstrap_servers}")
-        return settings
+        return settings, False
     wanted = settings.embedded_port
     server = EmbeddedBroker(wanted if not port_in_use("127.0.0.1", wanted) else free_port())
     stack.enter_context(server)
     console.print(f"[green]started the embedded broker[/] on {server.bootstrap_servers}")
-    return settings.model_copy(update={"bootstrap_servers": server.bootstrap_servers})
+    return settings.model_copy(update={"bootstrap_servers": server.bootstrap_servers}), True
+
+
+def _remove_read_model(settings: Settings) -> None:
+    from projections.snapshots import writer_path
+
+    for path in (settings.db, writer_path(settings.db)):
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".wal").unlink(missing_ok=True)
+
+
+def _run_pipeline(settings: Settings) -> None:
+    import asyncio
+
+    from streams.idle import run_until_idle
+    from streams.materializer import Materializer
+    from streams.worker import ProcessingWorker
+
+    console.print("running the stream worker until it has caught up ...")
+    processing = ProcessingWorker(settings)
+    asyncio.run(run_until_idle(processing))
+    stats = processing.stats
+    console.print(
+        f"worker: {stats.applied:,} events folded, {stats.dead_lettered:,} dead-lettered, "
+        f"{stats.views_published:,} view updates, {stats.aliases_decided:,} identity merges"
+    )
+    with Materializer(settings) as materializer:
+        records = materializer.run_until_caught_up(timeout=300)
+    console.print(f"materializer: {records:,} view records into {settings.db}")
+
+
+DEMO_PICKS = (
+    ("a person known under two customer ids", "len(aliases) > 0 ORDER BY customer_id"),
+    ("the biggest spender", "TRUE ORDER BY total_spend_minor DESC, customer_id"),
+    ("a customer with an overdue complaint", "complaints_overdue > 0 ORDER BY customer_id"),
+)
+
+
+def _show_read_model(settings: Settings) -> None:
+    from projections import queries
+    from streams.cli_read import print_customer
+
+    conn = queries.open_read_model(settings.db)
+    try:
+        figures = queries.summary(conn)
+        table = Table("figure", "value", title=f"read model {settings.db}")
+        for name, value in figures.items():
+            table.add_row(name, str(value))
+        out.print(table)
+        for title, condition in DEMO_PICKS:
+            sql = f"SELECT customer_id FROM customer_view WHERE {condition} LIMIT 1"
+            rows = queries.run_query(conn, sql).rows
+            if rows:
+                out.rule(f"{title}: {rows[0][0]}")
+                print_customer(conn, str(rows[0][0]))
+    finally:
+        conn.close()
+    out.print(
+        f"explore: touchpoint customer ID --db {settings.db}, "
+        f'touchpoint query "SELECT * FROM customer_view LIMIT 5" --db {settings.db}'
+    )
 
 
 def _show_log(settings: Settings, topic: str, expected: int) -> None:
@@ -103,4 +173,4 @@ def _show_dead_letters(settings: Settings, topic: str, expected: int) -> None:
     out.print(f"dead letters on '{topic}':")
     for record in read_topic(settings, topic, expected=expected):
         reason = dict(record.headers).get(REASON, b"").decode()
-        out.print(f"  offset {record.offset}: {reason}", markup=False)
+        out.print(f"  {record.partition}@{record.offset}: {reason}", markup=False)

@@ -1,0 +1,154 @@
+"""The read side: queries against a published read-model snapshot (read-only).
+
+Readers never open the writer's file: they open ``<db>``, the snapshot the
+materializer publishes atomically (projections.snapshots), read-only. Any
+number of processes may do so while the materializer writes.
+
+May import: duckdb, projections, stdlib.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from projections.duckdb_store import VIEW_NAMES, WATERMARK_KEY
+from projections.view_records import AliasRecord
+
+MAX_ALIAS_HOPS = 32
+
+
+class ReadModelMissing(FileNotFoundError):
+    """No snapshot has been published at the path yet."""
+
+
+class QueryError(ValueError):
+    """A query the read model refused (bad SQL, or an attempt to write)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerLookup:
+    """A customer found by id; ``alias_path``: the merges followed to get there."""
+
+    requested_id: str
+    customer_id: str
+    alias_path: tuple[AliasRecord, ...]  # () when requested_id is the customer itself
+    row: dict[str, Any] | None  # None: an alias of a customer not materialized (yet)
+    view: dict[str, Any] | None
+    merged_ids: tuple[str, ...] = ()  # ids the alias table says were merged into customer_id
+
+    @property
+    def via_alias(self) -> bool:
+        return bool(self.alias_path)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def open_read_model(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the snapshot at ``path`` (times in UTC)."""
+    if not Path(path).is_file():
+        raise ReadModelMissing(
+            f"no read model at {path}: run `touchpoint worker --until-idle` first"
+        )
+    conn = duckdb.connect(str(path), read_only=True)
+    conn.execute("SET TimeZone = 'UTC'")
+    return conn
+
+
+def customer(conn: duckdb.DuckDBPyConnection, customer_id: str) -> CustomerLookup | None:
+    """The view of ``customer_id``, following aliases to the canonical customer;
+    None when the id is neither a customer nor an alias."""
+    path: list[AliasRecord] = []
+    current = customer_id
+    while True:
+        found = conn.execute(
+            f"SELECT {', '.join(VIEW_NAMES)}, view_json FROM customer_view WHERE customer_id = ?",
+            [current],
+        ).fetchone()
+        if found is not None:
+            row = dict(zip(VIEW_NAMES, found[:-1], strict=True))
+            merged = _merged_into(conn, current)
+            view = json.loads(found[-1])
+            return CustomerLookup(customer_id, current, tuple(path), row, view, merged)
+        alias = _alias_of(conn, current)
+        seen = {a.customer_id for a in path}
+        if alias is None or alias.canonical_id in seen or len(path) >= MAX_ALIAS_HOPS:
+            if not path:
+                return None
+            return CustomerLookup(customer_id, current, tuple(path), None, None)
+        path.append(alias)
+        current = alias.canonical_id
+
+
+def _merged_into(conn: duckdb.DuckDBPyConnection, canonical_id: str) -> tuple[str, ...]:
+    rows = conn.execute(
+        "SELECT alias_id FROM customer_alias WHERE canonical_id = ? ORDER BY alias_id",
+        [canonical_id],
+    ).fetchall()
+    return tuple(str(alias_id) for (alias_id,) in rows)
+
+
+def _alias_of(conn: duckdb.DuckDBPyConnection, alias_id: str) -> AliasRecord | None:
+    found = conn.execute(
+        "SELECT alias_id, canonical_id, caused_by FROM customer_alias WHERE alias_id = ?",
+        [alias_id],
+    ).fetchone()
+    return None if found is None else AliasRecord(*found)
+
+
+def run_query(conn: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:
+    """Run ``sql`` on the read-only connection: its columns and rows."""
+    try:
+        cursor = conn.execute(sql)
+    except duckdb.Error as exc:
+        if "read-only" in str(exc) or "read only" in str(exc):
+            raise QueryError(
+                "the read model is read-only (a snapshot the materializer publishes); "
+                f"only queries that read are allowed: {exc}"
+            ) from exc
+        raise QueryError(str(exc)) from exc
+    if cursor.description is None:
+        return QueryResult([], [])
+    return QueryResult([d[0] for d in cursor.description], cursor.fetchall())
+
+
+_SUMMARY = """
+SELECT
+    (SELECT count(*) FROM customer_view),
+    (SELECT count(*) FROM customer_view WHERE purchase_count > 0),
+    (SELECT coalesce(sum(open_complaints), 0) FROM customer_view),
+    (SELECT count(*) FROM customer_view WHERE open_complaints > 0),
+    (SELECT coalesce(sum(complaints_overdue), 0) FROM customer_view),
+    (SELECT count(*) FROM customer_alias),
+    (SELECT as_of FROM pipeline_watermark WHERE projection = ?)
+"""
+_SPEND = """
+SELECT currency, sum(total_spend_minor), count(*) FROM customer_view
+WHERE currency IS NOT NULL GROUP BY currency ORDER BY currency
+"""
+
+
+def summary(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """A few figures for the demo: customers, buyers, spend per currency, complaints."""
+    counts = conn.execute(_SUMMARY, [WATERMARK_KEY]).fetchone()
+    assert counts is not None  # an aggregate always returns one row
+    spend = conn.execute(_SPEND).fetchall()
+    return {
+        "customers": counts[0],
+        "buyers": counts[1],
+        "total_spend_minor": {currency: int(total) for currency, total, _ in spend},
+        "buyers_by_currency": {currency: buyers for currency, _, buyers in spend},
+        "open_complaints": counts[2],
+        "customers_with_open_complaints": counts[3],
+        "overdue_complaints": counts[4],
+        "aliases": counts[5],
+        "as_of": counts[6],
+    }

@@ -1,0 +1,191 @@
+"""The materializer: ``customer-views`` records into the DuckDB read model, exactly once.
+
+One writer, no consumer group: every partition is assigned by hand and the
+offsets live only in the store, written in the same transaction as the rows
+(docs/read-model.md). On start each partition resumes at its stored next
+offset; a crash between two batches loses nothing and applies nothing twice.
+
+Within a poll batch only the newest record of each customer is decoded (what
+compaction would keep). A record that cannot be decoded is logged, counted in
+``stats.skipped`` and stepped over (the customer's previous record stands):
+one bad record must not stop the read model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from projections.duckdb_store import DuckDBProjectionStore
+from projections.ports import Logged, ProjectionStore
+from projections.view_records import ViewRecordError, decode_view_record
+from streams import kafka_clients
+from streams.settings import Settings
+from streams.topics import CUSTOMER_VIEWS
+
+log = logging.getLogger(__name__)
+
+
+class MaterializerError(RuntimeError):
+    """The materializer cannot run (e.g. its topic does not exist)."""
+
+
+@dataclass
+class MaterializerStats:
+    """Counts since the materializer started."""
+
+    batches: int = 0
+    records: int = 0  # consumed, of any kind
+    applied: int = 0  # decoded and handed to the store
+    superseded: int = 0  # a newer record of the same customer followed in the batch
+    skipped: int = 0  # undecodable: logged and stepped over
+
+
+class Materializer:
+    """Reads ``customer-views`` from the store's offsets and applies micro-batches to it.
+
+    ``store`` defaults to the DuckDB read model at ``settings.db`` (its writer
+    file, publishing snapshots). The materializer owns the store from here on:
+    ``close`` closes it, which publishes a final snapshot.
+    """
+
+    def __init__(self, settings: Settings, store: ProjectionStore | None = None) -> None:
+        self.topic = settings.topic(CUSTOMER_VIEWS)
+        self.store = store if store is not None else DuckDBProjectionStore.open_writer(settings.db)
+        self.stats = MaterializerStats()
+        try:
+            self._consumer: KafkaConsumer = kafka_clients.consumer(settings, group_id=None)
+            try:
+                self.partitions = self._assign()
+            except BaseException:
+                self._consumer.close()
+                raise
+        except BaseException:
+            self.store.close()
+            raise
+
+    def _assign(self) -> list[TopicPartition]:
+        numbers = self._consumer.partitions_for_topic(self.topic)
+        if not numbers:
+            raise MaterializerError(
+                f"topic {self.topic} does not exist: run `touchpoint topics create` first"
+            )
+        partitions = [TopicPartition(self.topic, n) for n in sorted(numbers)]
+        self._consumer.assign(partitions)
+        self._seek_to_stored(partitions)
+        return partitions
+
+    def _seek_to_stored(self, partitions: list[TopicPartition]) -> None:
+        stored = self.store.offsets()
+        for tp in partitions:
+            next_offset = stored.get((tp.topic, tp.partition))
+            if next_offset is None:
+                self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, next_offset)
+
+    def run_once(self, max_records: int = 5000, timeout_ms: int = 500) -> int:
+        """Poll one micro-batch and apply it with its offsets; the number of records read."""
+        polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        if not polled:
+            return 0
+        batch: list[Logged] = []
+        offsets: dict[tuple[str, int], int] = {}
+        skipped = 0
+        for tp, records in polled.items():
+            offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
+            decoded, failed = _decoded(tp, records)
+            batch.extend(decoded)
+            skipped += failed
+        try:
+            self.store.apply(batch, offsets)
+        except BaseException:
+            self._seek_to_stored(self.partitions)  # read the batch again on the next call
+            raise
+        count = sum(len(records) for records in polled.values())
+        self.stats.batches += 1
+        self.stats.records += count
+        self.stats.applied += len(batch)
+        self.stats.skipped += skipped
+        self.stats.superseded += count - len(batch) - skipped
+        return count
+
+    def caught_up(self) -> bool:
+        """Whether every partition has been read up to its fetch high-water mark.
+
+        The high-water mark comes with each fetch response; ListOffsets is not
+        asked, because Tansu under-reports it (docs/broker.md).
+        """
+        for tp in self.partitions:
+            high = self._consumer.highwater(tp)
+            if high is None or self._consumer.position(tp) < high:
+                return False
+        return True
+
+    def lag(self) -> dict[int, int | None]:
+        """Records behind the last known high-water mark, per partition (None: unknown)."""
+        lags: dict[int, int | None] = {}
+        for tp in self.partitions:
+            high = self._consumer.highwater(tp)
+            lags[tp.partition] = None if high is None else high - self._consumer.position(tp)
+        return lags
+
+    def run_until_caught_up(self, timeout: float = 60.0, max_records: int = 5000) -> int:
+        """Apply batches until ``caught_up()``: the number of records read.
+
+        Raises ``TimeoutError`` when not caught up after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        read = 0
+        while True:
+            read += self.run_once(max_records=max_records, timeout_ms=200)
+            if self.caught_up():
+                return read
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{self.topic} not read to its end within {timeout} s (lag {self.lag()})"
+                )
+
+    def run_forever(self, stop: threading.Event, max_records: int = 5000) -> None:
+        """Apply batches until ``stop`` is set (from a signal handler or another thread)."""
+        while not stop.is_set():
+            self.run_once(max_records=max_records, timeout_ms=500)
+
+    def close(self) -> None:
+        """Stop reading, then close the store (publishing a final snapshot)."""
+        try:
+            self._consumer.close()
+        finally:
+            self.store.close()
+
+    def __enter__(self) -> Materializer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _decoded(tp: TopicPartition, records: list[ConsumerRecord]) -> tuple[list[Logged], int]:
+    """The newest decodable record of each customer in ``records`` (in log order), and
+    how many records could not be decoded (logged)."""
+    by_key: dict[object, list[ConsumerRecord]] = {}
+    for record in records:
+        key = record.key if record.key is not None else ("no key", record.offset)
+        by_key.setdefault(key, []).append(record)
+    decoded, failed = [], 0
+    for versions in by_key.values():
+        for record in reversed(versions):
+            try:
+                view_record = decode_view_record(record.value, record.key)
+            except ViewRecordError as exc:
+                failed += 1
+                log.warning("skipped %s/%d@%d: %s", tp.topic, tp.partition, record.offset, exc)
+                continue
+            decoded.append(Logged(tp.topic, tp.partition, record.offset, view_record))
+            break
+    return sorted(decoded, key=lambda logged: logged.offset), failed

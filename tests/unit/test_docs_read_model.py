@@ -1,0 +1,69 @@
+"""docs/read-model.md against the code: every table and column is documented.
+
+The ``customer_view`` column table is generated from ``VIEW_COLUMNS``; after
+changing the columns, regenerate it with ``python -m tests.unit.test_docs_read_model``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from projections.customer_view_table import VIEW_COLUMNS
+from projections.duckdb_store import SCHEMA
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "read-model.md"
+START = (
+    "<!-- customer_view columns: generated from VIEW_COLUMNS by "
+    "tests/unit/test_docs_read_model.py -->"
+)
+END = "<!-- end of generated columns -->"
+
+
+def generated_columns() -> str:
+    rows = [f"| `{name}` | {sql_type} | {doc} |" for name, sql_type, doc in VIEW_COLUMNS]
+    return "\n".join([START, "| column | type | meaning |", "|---|---|---|", *rows, END])
+
+
+def documented_block(text: str) -> str:
+    match = re.search(re.escape(START) + ".*?" + re.escape(END), text, flags=re.DOTALL)
+    assert match, f"{DOC.name} lacks the generated customer_view block"
+    return match.group(0)
+
+
+def test_the_customer_view_columns_are_the_generated_table() -> None:
+    assert documented_block(DOC.read_text()) == generated_columns(), (
+        "docs/read-model.md is out of date: run python -m tests.unit.test_docs_read_model"
+    )
+
+
+@pytest.mark.parametrize("name", [name for name, _, _ in VIEW_COLUMNS])
+def test_every_view_column_is_documented(name: str) -> None:
+    assert f"| `{name}` |" in DOC.read_text()
+
+
+def schema_columns() -> list[tuple[str, str]]:
+    with duckdb.connect() as conn:
+        for statement in SCHEMA:
+            conn.execute(statement)
+        rows = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns ORDER BY ALL"
+        ).fetchall()
+    return [(str(table), str(column)) for table, column in rows]
+
+
+@pytest.mark.parametrize(("table", "column"), schema_columns())
+def test_every_table_and_column_of_the_store_is_documented(table: str, column: str) -> None:
+    text = DOC.read_text()
+    assert f"### `{table}`" in text, f"no section for table {table}"
+    section = text.split(f"### `{table}`", 1)[1].split("\n#", 1)[0]
+    assert f"| `{column}` |" in section, f"{table}.{column} is not in its section"
+
+
+if __name__ == "__main__":
+    text = DOC.read_text()
+    DOC.write_text(text.replace(documented_block(text), generated_columns()))
+    print(f"rewrote the customer_view columns of {DOC}")
