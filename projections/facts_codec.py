@@ -11,9 +11,10 @@ May import: projections, stdlib.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import orjson
 
 from projections.customer_facts import (
     CustomerFacts,
@@ -87,8 +88,8 @@ def load_facts(data: Mapping[str, Any]) -> CustomerFacts:
 
 
 def encode_facts(facts: CustomerFacts) -> bytes:
-    return json.dumps(dump_facts(facts), separators=(",", ":")).encode()
+    return orjson.dumps(dump_facts(facts))
 
 
 def decode_facts(data: bytes) -> CustomerFacts:
-    return load_facts(json.loads(data))
+    return load_facts(orjson.loads(data))

@@ -18,12 +18,13 @@ May import: projections, stdlib.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+
+import orjson
 
 from projections.customer_view import VIEW_COLUMNS, CustomerView, view_row
 
@@ -73,7 +74,7 @@ def encode_view_record(view: CustomerView) -> bytes:
         "row": view_row(view),
         "view": view,
     }
-    return json.dumps(record, default=_jsonable, separators=(",", ":")).encode()
+    return orjson.dumps(record, default=_jsonable)
 
 
 def encode_alias_record(alias: str, canonical: str, caused_by: UUID | str) -> bytes:
@@ -85,7 +86,7 @@ def encode_alias_record(alias: str, canonical: str, caused_by: UUID | str) -> by
         "canonical_id": canonical,
         "caused_by": str(caused_by),
     }
-    return json.dumps(record, separators=(",", ":")).encode()
+    return orjson.dumps(record)
 
 
 def decode_view_record(value: bytes | None, key: bytes | str | None = None) -> Record:
@@ -99,8 +100,8 @@ def decode_view_record(value: bytes | None, key: bytes | str | None = None) -> R
             raise ViewRecordError("a tombstone without a key names no customer")
         return Tombstone(customer_key)
     try:
-        body = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
         raise ViewRecordError(f"not UTF-8 JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise ViewRecordError(f"expected a JSON object, got {type(body).__name__}")

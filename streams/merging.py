@@ -12,10 +12,11 @@ interleaving of these topics all converge to the same canonical state.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from projections.customer_facts import CustomerFacts, initial, merge
 from projections.facts_codec import dump_facts, load_facts
@@ -56,7 +57,7 @@ def apply_merge(states: Mapping[str, Tracked], target: str, facts: CustomerFacts
 
 def encode_alias(alias: str, canonical: str, caused_by: str) -> bytes:
     body = {"format": FORMAT, "alias_id": alias, "canonical_id": canonical, "caused_by": caused_by}
-    return json.dumps(body, separators=(",", ":")).encode()
+    return orjson.dumps(body)
 
 
 def decode_alias(value: bytes) -> tuple[str, str, str]:
@@ -66,7 +67,7 @@ def decode_alias(value: bytes) -> tuple[str, str, str]:
 
 def encode_merge(target: str, facts: CustomerFacts) -> bytes:
     body = {"format": FORMAT, "target": target, "facts": dump_facts(facts)}
-    return json.dumps(body, separators=(",", ":")).encode()
+    return orjson.dumps(body)
 
 
 def decode_merge(value: bytes) -> tuple[str, CustomerFacts]:
@@ -75,7 +76,7 @@ def decode_merge(value: bytes) -> tuple[str, CustomerFacts]:
 
 
 def _body(value: bytes) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(value)
+    body: dict[str, Any] = orjson.loads(value)
     if body.get("format") != FORMAT:
         raise ValueError(f"record format {body.get('format')!r} is not {FORMAT}")
     return body

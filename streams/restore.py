@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import orjson
 
 from streams.processing import Tracked
 from streams.readback import read_topic
@@ -19,5 +19,5 @@ def restore_partition(settings: Settings, partition: int) -> dict[str, Tracked]:
         if record.value is None:
             states.pop(customer, None)
         else:
-            states[customer] = Tracked.from_json(json.loads(record.value))
+            states[customer] = Tracked.from_json(orjson.loads(record.value))
     return states

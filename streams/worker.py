@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+import orjson
 
 from projections.identity import IdentityClaim, decode_claim, encode_claim
 from projections.view_records import encode_alias_record, encode_view_record
@@ -265,9 +266,7 @@ def _source(event: Any) -> SourceRecord:
 
 
 def _json(body: dict[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(body, separators=(",", ":")).encode()
+    return orjson.dumps(body)
 
 
 def make_faust_app(settings: Settings) -> faust.App:

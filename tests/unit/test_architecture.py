@@ -16,7 +16,7 @@ STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 
 ALLOWED = {
     "schemas": {"schemas", "pydantic", "pydantic_core", "cryptography"},
-    "projections": {"schemas", "projections", "duckdb"},
+    "projections": {"schemas", "projections", "duckdb", "orjson", "numpy", "scipy"},
     "simulator": {"schemas", "simulator"},
 }
 
