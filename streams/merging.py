@@ -13,7 +13,7 @@ interleaving of these topics all converge to the same canonical state.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -40,7 +40,7 @@ def apply_alias(
     result = MergeResult()
     tracked = states.get(alias) or Tracked(initial(alias), 0)
     if tracked.alias_of != canonical:
-        result.changed[alias] = Tracked(tracked.facts, tracked.next_offset, canonical)
+        result.changed[alias] = replace(tracked, alias_of=canonical)
         result.announced.append((alias, canonical, caused_by))
     return result
 
@@ -51,7 +51,7 @@ def apply_merge(states: Mapping[str, Tracked], target: str, facts: CustomerFacts
     tracked = states.get(target) or Tracked(initial(target), 0)
     merged = merge(tracked.facts, facts)
     if merged is not tracked.facts:
-        result.changed[target] = Tracked(merged, tracked.next_offset, tracked.alias_of)
+        result.changed[target] = replace(tracked, facts=merged)
     return result
 
 

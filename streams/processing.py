@@ -12,10 +12,10 @@ All of a customer's events sit in one partition, so one offset suffices.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from projections.customer_facts import CustomerFacts, initial, to_datetime
+from projections.customer_facts import CustomerFacts, initial, micros, to_datetime
 from projections.customer_fold import evolve
 from projections.customer_view import CustomerView, view
 from projections.facts_codec import dump_facts, load_facts
@@ -42,14 +42,28 @@ class Tracked:
     facts: CustomerFacts
     next_offset: int
     alias_of: str | None = None  # set once identity resolution merged this id into another
+    # Loyalty changes were published through this event time (microseconds), ending at:
+    emitted_through: int | None = None
+    stage: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        body = {"next_offset": self.next_offset, "facts": dump_facts(self.facts)}
-        return body if self.alias_of is None else {**body, "alias_of": self.alias_of}
+        return {
+            "next_offset": self.next_offset,
+            "facts": dump_facts(self.facts),
+            "alias_of": self.alias_of,
+            "emitted_through": self.emitted_through,
+            "stage": self.stage,
+        }
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Tracked:
-        return cls(load_facts(body["facts"]), int(body["next_offset"]), body.get("alias_of"))
+        return cls(
+            load_facts(body["facts"]),
+            int(body["next_offset"]),
+            body.get("alias_of"),
+            body.get("emitted_through"),
+            body.get("stage"),
+        )
 
 
 @dataclass
@@ -61,6 +75,7 @@ class BatchResult:
     claims: list[IdentityClaim] = field(default_factory=list)
     redelivered: int = 0
     applied: int = 0
+    latest_event_at: int | None = None  # event time (microseconds) of the batch's latest event
 
 
 def apply_batch(states: Mapping[str, Tracked], records: Sequence[SourceRecord]) -> BatchResult:
@@ -71,15 +86,18 @@ def apply_batch(states: Mapping[str, Tracked], records: Sequence[SourceRecord]) 
         if isinstance(event, DeadLetter):
             result.dead_letters.append(event)
             continue
+        at = micros(event.occurred_at)
+        result.latest_event_at = (
+            at if result.latest_event_at is None else max(result.latest_event_at, at)
+        )
         customer = event.customer_id
         tracked = result.changed.get(customer) or states.get(customer)
         if tracked is not None and record.offset < tracked.next_offset:
             result.redelivered += 1
             continue
-        facts = tracked.facts if tracked is not None else initial(customer)
-        facts, _ = evolve(facts, event)
-        alias_of = tracked.alias_of if tracked is not None else None
-        result.changed[customer] = Tracked(facts, record.offset + 1, alias_of)
+        tracked = tracked or Tracked(initial(customer), 0)
+        facts, _ = evolve(tracked.facts, event)
+        result.changed[customer] = replace(tracked, facts=facts, next_offset=record.offset + 1)
         result.claims.extend(claims_of(event))
         result.applied += 1
     return result

@@ -21,10 +21,13 @@ from typing import Any
 import faust
 import orjson
 
+from projections.customer_facts import to_datetime
 from projections.identity import IdentityClaim, decode_claim, encode_claim
+from projections.loyalty import DEFAULT_RULES, DueQueue, due_at
 from projections.view_records import encode_alias_record, encode_view_record
 from streams import kafka_clients
 from streams.identity_resolver import IdentityResolver
+from streams.loyalty_step import advance
 from streams.merging import (
     MergeResult,
     apply_alias,
@@ -44,6 +47,8 @@ from streams.topics import (
     CUSTOMER_VIEWS,
     DEAD_LETTERS,
     IDENTITY_CLAIMS,
+    LOYALTY_CHANGES,
+    LOYALTY_STAGES,
     TOUCHPOINTS,
 )
 
@@ -67,6 +72,7 @@ class WorkerStats:
     dead_lettered: int = 0
     views_published: int = 0
     aliases_decided: int = 0
+    stage_changes: int = 0
     batches: int = 0
     by_partition: dict[int, int] = field(default_factory=dict)
 
@@ -84,6 +90,9 @@ class ProcessingWorker:
         self.produced_next: dict[tuple[str, int], int] = {}  # what we wrote to our own inputs
         self.stats = WorkerStats()
         self.resolver = IdentityResolver(settings)
+        self.rules = DEFAULT_RULES
+        self.watermarks: dict[int, int] = {}  # partition -> latest event time folded (µs)
+        self.queues: dict[int, DueQueue] = {}  # partition -> customers by next loyalty due time
         self._lock = asyncio.Lock()
         self._busy = 0
         self.failure: BaseException | None = None
@@ -127,7 +136,10 @@ class ProcessingWorker:
         for partition, batch in _by_partition(records).items():
             states = await self._states_of(partition)
             result = apply_batch(states, batch)
-            self._publish(partition, result.changed)
+            if result.latest_event_at is not None:
+                mark = self.watermarks.get(partition, result.latest_event_at)
+                self.watermarks[partition] = max(mark, result.latest_event_at)
+            self._publish(partition, self._with_loyalty(partition, result.changed))
             for letter in result.dead_letters:
                 self._send(DEAD_LETTERS, letter.key, letter.value, letter.headers())
             for claim in result.claims:
@@ -158,7 +170,33 @@ class ProcessingWorker:
     def _apply(self, partition: int, result: MergeResult) -> None:
         for alias, canonical, cause in result.announced:
             self._send(CUSTOMER_VIEWS, alias.encode(), encode_alias_record(alias, canonical, cause))
-        self._publish(partition, result.changed)
+            self._send_tombstone(LOYALTY_STAGES, alias.encode())  # its stage now is the canonical's
+        self._publish(partition, self._with_loyalty(partition, result.changed))
+
+    def _with_loyalty(self, partition: int, changed: dict[str, Tracked]) -> dict[str, Tracked]:
+        """``changed`` with loyalty progress, plus customers whose due time the partition's
+        watermark has passed; their stage changes are sent."""
+        mark = self.watermarks.get(partition)
+        if mark is None:
+            return changed
+        until = to_datetime(mark - 1)  # events at the watermark's instant may still come
+        queue = self.queues.setdefault(partition, DueQueue())
+        states = self.states[partition]
+        out = dict(changed)
+        for customer in list(changed) + queue.pop_due(until):
+            tracked = out.get(customer) or states.get(customer)
+            if tracked is None or tracked.alias_of is not None or not tracked.facts.touches:
+                queue.push(customer, None)
+                continue
+            step = advance(tracked, until, self.rules)
+            out[customer] = step.tracked
+            queue.push(customer, step.due)
+            for change in step.changes:
+                self._send(LOYALTY_CHANGES, customer.encode(), change.to_json())
+            if step.changes:
+                self._send(LOYALTY_STAGES, customer.encode(), step.changes[-1].to_json())
+                self.stats.stage_changes += len(step.changes)
+        return out
 
     def _publish(self, partition: int, changed: dict[str, Tracked]) -> None:
         """Send changed states, and each one's view (or, for an alias, its facts to the
@@ -173,6 +211,9 @@ class ProcessingWorker:
                 self._send(CUSTOMER_VIEWS, key, encode_view_record(current_view(tracked.facts)))
                 self.stats.views_published += 1
         self.states[partition].update(changed)
+
+    def _send_tombstone(self, topic: str, key: bytes) -> None:
+        self.producer.send(self.settings.topic(topic), key=key, value=None)
 
     def _send(
         self,
@@ -195,8 +236,24 @@ class ProcessingWorker:
             loop = asyncio.get_running_loop()
             restored = await loop.run_in_executor(None, restore_partition, self.settings, partition)
             self.states[partition] = restored
+            self._restore_loyalty(partition, restored)
             log.info("partition %s: restored %s customer states", partition, len(restored))
         return self.states[partition]
+
+    def _restore_loyalty(self, partition: int, restored: dict[str, Tracked]) -> None:
+        """The partition's watermark (latest event time folded) and due queue, from states."""
+        queue = self.queues[partition] = DueQueue()
+        latest = [
+            max(t.at for t in s.facts.touches.values())
+            for s in restored.values()
+            if s.facts.touches
+        ]
+        if latest:
+            self.watermarks[partition] = max(latest)
+        for customer, tracked in restored.items():
+            if tracked.alias_of is None and tracked.emitted_through is not None:
+                at = to_datetime(tracked.emitted_through)
+                queue.push(customer, due_at(tracked.facts, at, self.rules))
 
     def _done(self, records: Iterable[SourceRecord]) -> None:
         for record in records:
@@ -218,6 +275,8 @@ class ProcessingWorker:
             for tp in revoked:
                 if tp.topic == self.topic_name:
                     self.states.pop(tp.partition, None)
+                    self.watermarks.pop(tp.partition, None)
+                    self.queues.pop(tp.partition, None)
                 self.processed_next.get(tp.topic, {}).pop(tp.partition, None)
                 if tp.topic == self.settings.topic(IDENTITY_CLAIMS):
                     self.resolver.forget()
