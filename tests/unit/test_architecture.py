@@ -16,7 +16,15 @@ STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 
 ALLOWED = {
     "schemas": {"schemas", "pydantic", "pydantic_core", "cryptography"},
-    "projections": {"schemas", "projections", "duckdb", "orjson", "numpy", "scipy"},
+    "projections": {
+        "schemas",
+        "projections",
+        "duckdb",
+        "orjson",
+        "numpy",
+        "scipy",
+        "sortedcontainers",
+    },
     "simulator": {"schemas", "simulator"},
 }
 
