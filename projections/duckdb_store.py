@@ -1,10 +1,12 @@
 """``DuckDBProjectionStore``: the read model in DuckDB, rows and offsets in one transaction.
 
-Tables (docs/read-model.md): ``customer_view`` (``VIEW_COLUMNS`` + ``view_json``
-+ ``updated_at_offset``), ``customer_alias``, ``consumed_offsets`` and
-``pipeline_watermark``. A batch is written as a few set-based statements:
-each column travels as one list parameter and ``UNNEST`` zips them into rows
-(no pandas or Arrow needed), upserted with ``INSERT OR REPLACE``.
+Tables (docs/read-model.md, created and migrated by projections.read_model_schema):
+``customer_view`` (``VIEW_COLUMNS`` + ``view_json`` + ``updated_at_offset``),
+``customer_alias``, ``loyalty_stage``, ``loyalty_transitions`` (written by
+projections.loyalty_store), ``consumed_offsets``, ``pipeline_watermark`` and
+``read_model_schema``. A batch is written as a few set-based statements: each
+column travels as one list parameter and ``UNNEST`` zips them into rows (no
+pandas or Arrow needed), upserted with ``INSERT OR REPLACE``.
 
 ``open_writer(db)`` is the materializer's store: it works on ``<db>.writer``
 and publishes read-only snapshots at ``<db>`` (projections.snapshots).
@@ -23,29 +25,35 @@ from pathlib import Path
 
 import duckdb
 
+from projections import loyalty_store
 from projections.customer_view_table import VIEW_COLUMNS
-from projections.ports import Changes, Logged, StoredView, TopicPartition, changes_of
+from projections.loyalty import LoyaltyStageChanged
+from projections.ports import Changes, Logged, StoredStage, StoredView, TopicPartition, changes_of
 from projections.ports import merged_offsets as _merged
+from projections.read_model_schema import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    VIEW_NAMES,
+    ReadModelSchemaError,
+    prepare_schema,
+)
 from projections.snapshots import SnapshotSchedule, prepare_writer, publish
 from projections.view_records import AliasRecord
 
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "VIEW_NAMES",
+    "WATERMARK_KEY",
+    "DuckDBProjectionStore",
+    "ReadModelSchemaError",
+]
+
 log = logging.getLogger(__name__)
 
-VIEW_NAMES = tuple(name for name, _, _ in VIEW_COLUMNS)
 _VIEW_TYPES = (*(sql_type for _, sql_type, _ in VIEW_COLUMNS), "VARCHAR", "BIGINT")
 WATERMARK_KEY = "customer_view"
 
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS customer_view ("
-    + ", ".join(f"{name} {sql_type}" for name, sql_type, _ in VIEW_COLUMNS)
-    + ", view_json JSON NOT NULL, updated_at_offset BIGINT NOT NULL, PRIMARY KEY (customer_id))",
-    "CREATE TABLE IF NOT EXISTS customer_alias (alias_id VARCHAR PRIMARY KEY, "
-    "canonical_id VARCHAR NOT NULL, caused_by VARCHAR NOT NULL, updated_at_offset BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS consumed_offsets (topic VARCHAR, partition INTEGER, "
-    "next_offset BIGINT NOT NULL, PRIMARY KEY (topic, partition))",
-    "CREATE TABLE IF NOT EXISTS pipeline_watermark (projection VARCHAR PRIMARY KEY, "
-    "as_of TIMESTAMPTZ NOT NULL)",
-)
 _UPSERT_VIEWS = "INSERT OR REPLACE INTO customer_view SELECT " + ", ".join(
     f"UNNEST(?::{sql_type}[])" for sql_type in _VIEW_TYPES
 )
@@ -61,10 +69,6 @@ _RAISE_WATERMARK = (
     "INSERT INTO pipeline_watermark VALUES (?, ?) ON CONFLICT (projection) "
     "DO UPDATE SET as_of = greatest(as_of, excluded.as_of)"
 )
-
-
-class ReadModelSchemaError(RuntimeError):
-    """The file holds tables of another version of the read model."""
 
 
 class DuckDBProjectionStore:
@@ -88,9 +92,11 @@ class DuckDBProjectionStore:
         self._conn.execute("SET TimeZone = 'UTC'")
         # Snapshots checkpoint every few seconds anyway; fewer checkpoints in between.
         self._conn.execute("SET checkpoint_threshold = '256MB'")
-        for statement in SCHEMA:
-            self._conn.execute(statement)
-        _check_columns(self._conn, self.path)
+        try:
+            prepare_schema(self._conn, self.path)
+        except BaseException:
+            self._conn.close()
+            raise
         self._offsets = self._read_offsets()
 
     @classmethod
@@ -119,6 +125,7 @@ class DuckDBProjectionStore:
 
     def _write(self, diff: Changes, offsets: Mapping[TopicPartition, int]) -> None:
         execute = self._conn.execute
+        loyalty_store.write_loyalty(self._conn, diff)
         if unviewed := diff.unviewed():
             execute("DELETE FROM customer_view WHERE list_contains(?, customer_id)", [unviewed])
         if unaliased := diff.unaliased():
@@ -182,6 +189,12 @@ class DuckDBProjectionStore:
         ).fetchone()
         return None if found is None else found[0]
 
+    def stage_of(self, customer_id: str) -> StoredStage | None:
+        return loyalty_store.stage_of(self._conn, customer_id)
+
+    def transitions_of(self, customer_id: str) -> list[LoyaltyStageChanged]:
+        return loyalty_store.transitions_of(self._conn, customer_id)
+
     def close(self) -> None:
         """Publish a last snapshot (with ``publish_to``) and close the file."""
         try:
@@ -198,13 +211,3 @@ class DuckDBProjectionStore:
 
 def _alias_rows(aliases: Sequence[tuple[AliasRecord, int]]) -> list[tuple[str, str, str, int]]:
     return [(a.customer_id, a.canonical_id, a.caused_by, offset) for a, offset in aliases]
-
-
-def _check_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
-    found = [row[1] for row in conn.execute("PRAGMA table_info('customer_view')").fetchall()]
-    expected = [*VIEW_NAMES, "view_json", "updated_at_offset"]
-    if found != expected:
-        raise ReadModelSchemaError(
-            f"{path} holds a customer_view table of another version (columns {found}); "
-            "remove the file to rebuild the read model from the customer-views topic"
-        )

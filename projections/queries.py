@@ -4,6 +4,12 @@ Readers never open the writer's file: they open ``<db>``, the snapshot the
 materializer publishes atomically (projections.snapshots), read-only. Any
 number of processes may do so while the materializer writes.
 
+``customer`` (a view, following aliases), ``run_query``, ``summary``; and the
+loyalty side: ``funnel`` (customers per stage, shares, ladder conversion),
+``current_stage`` and ``stage_history``. A snapshot published before the read
+model had loyalty tables (schema version 1) has none: ``has_loyalty`` says so,
+and the loyalty queries raise ``ReadModelOutdated``.
+
 May import: duckdb, projections, stdlib.
 """
 
@@ -16,7 +22,10 @@ from typing import Any
 
 import duckdb
 
+from projections import loyalty_store
 from projections.duckdb_store import VIEW_NAMES, WATERMARK_KEY
+from projections.loyalty import LADDER, LoyaltyStageChanged, Stage
+from projections.ports import StoredStage
 from projections.view_records import AliasRecord
 
 MAX_ALIAS_HOPS = 32
@@ -28,6 +37,10 @@ class ReadModelMissing(FileNotFoundError):
 
 class QueryError(ValueError):
     """A query the read model refused (bad SQL, or an attempt to write)."""
+
+
+class ReadModelOutdated(RuntimeError):
+    """The snapshot predates the tables a query needs (an older schema version)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +165,77 @@ def summary(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "aliases": counts[5],
         "as_of": counts[6],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelStep:
+    """Customers whose current stage is ``stage``; ``share`` of all customers with a stage;
+    ``conversion`` (ladder stages after ``prospect`` only): customers at this stage or above
+    on the ladder / customers at the previous stage or above. None: undefined (0 / 0)."""
+
+    stage: Stage
+    customers: int
+    share: float | None
+    conversion: float | None
+
+
+def has_loyalty(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the snapshot has the loyalty tables (read model schema version 2 on)."""
+    found = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND table_name IN ('loyalty_stage', 'loyalty_transitions')"
+    ).fetchone()
+    return found is not None and found[0] == 2
+
+
+def funnel(conn: duckdb.DuckDBPyConnection) -> list[FunnelStep]:
+    """Every stage (the ladder in order, then at_risk, lapsed, win_back) with its number of
+    customers, share and conversion, from the current stages in ``loyalty_stage``.
+
+    Conversion into ladder stage k (first_time_buyer .. advocate) is the number of
+    customers on ladder stage k or above, divided by those on ladder stage k-1 or
+    above: of the customers who got at least to the previous rung, the share who got
+    at least to this one. Customers at_risk, lapsed or in win_back are off the
+    ladder and count in neither; prospect has no conversion.
+    """
+    _require_loyalty(conn)
+    rows = conn.execute("SELECT stage, count(*) FROM loyalty_stage GROUP BY stage").fetchall()
+    counts = {str(stage): int(n) for stage, n in rows}
+    total = sum(counts.values())
+    at_or_above = [sum(counts.get(s.value, 0) for s in LADDER[k:]) for k in range(len(LADDER))]
+    steps = []
+    for stage in Stage:
+        conversion = None
+        if stage in LADDER and (k := LADDER.index(stage)) > 0:
+            conversion = _ratio(at_or_above[k], at_or_above[k - 1])
+        n = counts.get(stage.value, 0)
+        steps.append(FunnelStep(stage, n, _ratio(n, total), conversion))
+    return steps
+
+
+def current_stage(conn: duckdb.DuckDBPyConnection, customer_id: str) -> StoredStage | None:
+    """The current loyalty stage of ``customer_id`` (no alias following: pass the
+    canonical id ``customer`` found); None when it has none."""
+    _require_loyalty(conn)
+    return loyalty_store.stage_of(conn, customer_id)
+
+
+def stage_history(
+    conn: duckdb.DuckDBPyConnection, customer_id: str, limit: int | None = None
+) -> list[LoyaltyStageChanged]:
+    """The stage changes of ``customer_id``, oldest first (with ``limit``: the latest
+    ``limit``). Changes emitted under an id later merged away stay under that id."""
+    _require_loyalty(conn)
+    return loyalty_store.transitions_of(conn, customer_id, limit)
+
+
+def _require_loyalty(conn: duckdb.DuckDBPyConnection) -> None:
+    if not has_loyalty(conn):
+        raise ReadModelOutdated(
+            "the read model has no loyalty tables yet (published by an older materializer): "
+            "run `touchpoint materialize --until-idle` to migrate it"
+        )
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None

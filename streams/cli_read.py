@@ -1,8 +1,9 @@
-"""The read side of the command line: ``customer``, ``query`` and ``materialize``.
+"""The read side of the command line: ``customer``, ``funnel``, ``query`` and ``materialize``.
 
-``customer`` and ``query`` read the published snapshot (read-only, never the
-writer's file), so they work while a materializer runs; ``materialize`` is
-that one writer (docs/read-model.md).
+``customer``, ``funnel`` and ``query`` read the published snapshot (read-only,
+never the writer's file), so they work while a materializer runs;
+``materialize`` is that one writer (docs/read-model.md). The tables they print
+are drawn by streams.cli_tables.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,10 +23,14 @@ import duckdb
 from rich.table import Table
 
 from projections import queries
-from projections.customer_fold import money
+from projections.loyalty import LoyaltyStageChanged
+from projections.ports import StoredStage
+from streams import cli_tables
 from streams.cli_options import with_settings
 from streams.cli_output import console, kafka_errors, out
 from streams.settings import Settings
+
+STAGE_CHANGES_SHOWN = 5  # latest stage changes `touchpoint customer` shows
 
 
 @contextmanager
@@ -45,12 +50,14 @@ def _read_model(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole view as JSON.")
 @with_settings
 def customer(settings: Settings, customer_id: str, as_json: bool) -> None:
-    """Show the unified view of CUSTOMER_ID (a merged-away id shows the customer it joined)."""
+    """Show the unified view and loyalty stage of CUSTOMER_ID (a merged-away id shows the
+    customer it joined)."""
     with _read_model(settings) as conn:
         if not as_json:
             print_customer(conn, customer_id)
             return
         found = _lookup(conn, customer_id)
+        stage, changes = _loyalty(conn, found.customer_id)
     body = {
         "requested_id": found.requested_id,
         "customer_id": found.customer_id,
@@ -58,6 +65,8 @@ def customer(settings: Settings, customer_id: str, as_json: bool) -> None:
         "merged_ids": list(found.merged_ids),
         "row": found.row,
         "view": found.view,
+        "loyalty_stage": cli_tables.stage_json(stage),
+        "stage_changes": [cli_tables.change_json(change) for change in changes],
     }
     click.echo(json.dumps(body, indent=2, default=str))
 
@@ -73,8 +82,20 @@ def print_customer(conn: duckdb.DuckDBPyConnection, customer_id: str) -> None:
     if found.view is None:
         raise click.ClickException(f"{found.customer_id} has no view in the read model yet")
     aliases = sorted({*found.view["aliases"], *found.merged_ids})
-    for table in _view_tables({**found.view, "aliases": aliases}):
+    tables = cli_tables.view_tables({**found.view, "aliases": aliases})
+    tables[1:1] = cli_tables.loyalty_tables(*_loyalty(conn, found.customer_id))
+    for table in tables:
         out.print(table)
+
+
+def _loyalty(
+    conn: duckdb.DuckDBPyConnection, customer_id: str
+) -> tuple[StoredStage | None, list[LoyaltyStageChanged]]:
+    """The customer's current stage and latest changes (none in an older read model)."""
+    if not queries.has_loyalty(conn):
+        return None, []
+    changes = queries.stage_history(conn, customer_id, limit=STAGE_CHANGES_SHOWN)
+    return queries.current_stage(conn, customer_id), changes
 
 
 def _lookup(conn: duckdb.DuckDBPyConnection, customer_id: str) -> queries.CustomerLookup:
@@ -84,74 +105,27 @@ def _lookup(conn: duckdb.DuckDBPyConnection, customer_id: str) -> queries.Custom
     return found
 
 
-def _facts(title: str, pairs: Iterable[tuple[str, object]]) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    for name, value in pairs:
-        table.add_row(name, "-" if value is None or value == [] else str(value))
-    return table
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the funnel as JSON.")
+@with_settings
+def funnel(settings: Settings, as_json: bool) -> None:
+    """Show customers per loyalty stage: count, share of all, and ladder conversion.
 
-
-def _view_tables(view: dict[str, Any]) -> list[Table]:
-    complaints = view["complaints"]
-    tables = [_identity(view), _purchases(view["purchases"]), _complaints(complaints)]
-    if complaints["open"]:
-        tables.append(_rows("open complaints", complaints["open"]))
-    tables.append(_satisfaction(view["satisfaction"]))
-    columns = ("occurred_at", "event_type", "channel", "summary")
-    tables.append(_rows("timeline (newest first)", view["timeline"], columns))
-    return tables
-
-
-def _identity(v: dict[str, Any]) -> Table:
-    identifiers = ", ".join(f"{kind}: {len(fps)}" for kind, fps in v["identifiers"].items())
-    return _facts("identity", [
-        ("customer", v["customer_id"]), ("aliases", ", ".join(v["aliases"])),
-        ("linked ids", ", ".join(v["linked_customer_ids"])), ("identifiers", identifiers),
-        ("channels", ", ".join(v["channels"])), ("events", v["event_count"]),
-        ("first seen", v["first_seen_at"]), ("last seen", v["last_seen_at"]),
-        ("as of", v["as_of"]), ("referred", ", ".join(v["referred_customer_ids"])),
-    ])  # fmt: skip
-
-
-def _purchases(p: dict[str, Any]) -> Table:
-    def cash(name: str) -> str:
-        return money(p[name], p["currency"]) if p["currency"] else "-"
-
-    return _facts("purchases and BTYD", [
-        ("purchases", f"{p['purchase_count']} on {p['purchase_days']} days"),
-        ("first / last", f"{p['first_purchase_at']} / {p['last_purchase_at']}"),
-        ("total spend", cash("total_spend_minor")), ("avg order", cash("avg_order_value_minor")),
-        ("spend 90 d / 365 d", f"{cash('spend_90d_minor')} / {cash('spend_365d_minor')}"),
-        ("other currencies", p["other_currency_purchases"]),
-        ("frequency, recency, T", f"{p['frequency']}, {p['recency_days']}, {p['t_days']}"),
-        ("monetary", cash("monetary_minor")),
-    ])  # fmt: skip
-
-
-def _complaints(c: dict[str, Any]) -> Table:
-    return _facts("complaints", [
-        ("filed", c["complaints_filed"]), ("resolved", c["complaints_resolved"]),
-        ("overdue", c["complaints_overdue"]), ("rejected", c["resolutions_rejected"]),
-    ])  # fmt: skip
-
-
-def _satisfaction(s: dict[str, Any]) -> Table:
-    scale = s["last_score_scale"]
-    last = None if scale is None else f"{s['last_score_raw']} on {scale[0]}..{scale[1]}"
-    return _facts("satisfaction", [
-        ("surveys", s["surveys_answered"]), ("last score", last),
-        ("rescaled", s["last_score"]), ("trend", s["trend"]), ("answered", s["last_answered_at"]),
-    ])  # fmt: skip
-
-
-def _rows(title: str, items: list[dict[str, Any]], columns: Iterable[str] = ()) -> Table:
-    columns = list(columns) or (list(items[0]) if items else [])
-    table = Table(*columns, title=title, title_justify="left")
-    for item in items:
-        table.add_row(*("-" if item[k] is None else str(item[k]) for k in columns))
-    return table
+    Conversion into a ladder stage: customers at that stage or above on the ladder
+    (prospect, first_time_buyer, repeat_buyer, loyal, advocate) divided by those at the
+    previous stage or above; at_risk, lapsed and win_back are off the ladder
+    (docs/read-model.md).
+    """
+    with _read_model(settings) as conn:
+        try:
+            steps = queries.funnel(conn)
+        except queries.ReadModelOutdated as exc:
+            raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(cli_tables.funnel_json(steps), indent=2))
+        return
+    out.print(cli_tables.funnel_table(steps))
+    console.print(f"{sum(step.customers for step in steps):,} customers with a loyalty stage")
 
 
 @click.command()
@@ -196,7 +170,8 @@ def query(settings: Settings, sql: str, as_json: bool, as_csv: bool) -> None:
 def materialize(
     settings: Settings, until_idle: bool, timeout: float, snapshot_interval: float
 ) -> None:
-    """Run the materializer alone: customer-views into the DuckDB read model at --db.
+    """Run the materializer alone: customer-views, loyalty-stages and loyalty-stage-changes
+    into the DuckDB read model at --db.
 
     Writes <db>.writer and publishes read-only snapshots at <db>. One per read model:
     `touchpoint worker` runs one in-process unless started with --no-materialize.
@@ -239,4 +214,4 @@ def _run(materializer: Any, until_idle: bool, timeout: float) -> None:
     materializer.run_forever(stop)
 
 
-READ_COMMANDS = (customer, query, materialize)
+READ_COMMANDS = (customer, funnel, query, materialize)

@@ -102,11 +102,12 @@ def _run_pipeline(settings: Settings) -> None:
     stats = processing.stats
     console.print(
         f"worker: {stats.applied:,} events folded, {stats.dead_lettered:,} dead-lettered, "
-        f"{stats.views_published:,} view updates, {stats.aliases_decided:,} identity merges"
+        f"{stats.views_published:,} view updates, {stats.stage_changes:,} loyalty stage "
+        f"changes, {stats.aliases_decided:,} identity merges"
     )
     with Materializer(settings) as materializer:
         records = materializer.run_until_caught_up(timeout=300)
-    console.print(f"materializer: {records:,} view records into {settings.db}")
+    console.print(f"materializer: {records:,} records into {settings.db}")
 
 
 DEMO_PICKS = (
@@ -118,6 +119,7 @@ DEMO_PICKS = (
 
 def _show_read_model(settings: Settings) -> None:
     from projections import queries
+    from streams import cli_tables
     from streams.cli_read import print_customer
 
     conn = queries.open_read_model(settings.db)
@@ -127,6 +129,7 @@ def _show_read_model(settings: Settings) -> None:
         for name, value in figures.items():
             table.add_row(name, str(value))
         out.print(table)
+        out.print(cli_tables.funnel_table(queries.funnel(conn)))
         for title, condition in DEMO_PICKS:
             sql = f"SELECT customer_id FROM customer_view WHERE {condition} LIMIT 1"
             rows = queries.run_query(conn, sql).rows
@@ -137,6 +140,7 @@ def _show_read_model(settings: Settings) -> None:
         conn.close()
     out.print(
         f"explore: touchpoint customer ID --db {settings.db}, "
+        f"touchpoint funnel --db {settings.db}, "
         f'touchpoint query "SELECT * FROM customer_view LIMIT 5" --db {settings.db}'
     )
 

@@ -13,7 +13,7 @@ event times.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from projections.customer_facts import micros, to_datetime
 from projections.loyalty import (
@@ -43,7 +43,9 @@ def advance(tracked: Tracked, until: datetime, rules: LoyaltyRules = DEFAULT_RUL
     if since is not None:
         fix = correction(facts, stage, since, rules)
         if fix is not None:
-            changes.append(fix)
+            # One microsecond after the last instant emitted: a change published at that
+            # instant keeps its (customer_id, occurred_at) key in the read model.
+            changes.append(replace(fix, occurred_at=fix.occurred_at + timedelta(microseconds=1)))
     if since is None or until > since:
         changes.extend(transitions(facts, since, until, rules))
         since = until

@@ -1,12 +1,17 @@
-"""The materializer: ``customer-views`` records into the DuckDB read model, exactly once.
+"""The materializer: ``customer-views``, ``loyalty-stages`` and ``loyalty-stage-changes``
+into the DuckDB read model, exactly once.
 
-One writer, no consumer group: every partition is assigned by hand and the
-offsets live only in the store, written in the same transaction as the rows
-(docs/read-model.md). On start each partition resumes at its stored next
-offset; a crash between two batches loses nothing and applies nothing twice.
+One writer, no consumer group: every partition of the three topics is
+assigned by hand and the offsets live only in the store. Each poll is one
+micro-batch: its records, whatever their topics, and every consumed offset are
+applied in one store transaction (docs/read-model.md). On start each partition
+resumes at its stored next offset; a crash between two batches loses nothing
+and applies nothing twice.
 
-Within a poll batch only the newest record of each customer is decoded (what
-compaction would keep). A record that cannot be decoded is logged, counted in
+Each topic has its decoder (``SOURCES``), which returns typed records for the
+store. On a compacted topic only the newest record of each customer in a poll
+batch is decoded (what compaction would keep); on the history topic every
+record counts. A record that cannot be decoded is logged, counted in
 ``stats.skipped`` and stepped over (the customer's previous record stands):
 one bad record must not stop the read model.
 """
@@ -16,23 +21,49 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from projections.duckdb_store import DuckDBProjectionStore
-from projections.ports import Logged, ProjectionStore
+from projections.loyalty_records import (
+    LoyaltyRecordError,
+    decode_stage_record,
+    decode_transition_record,
+)
+from projections.ports import Logged, ProjectionStore, StoreRecord
 from projections.view_records import ViewRecordError, decode_view_record
 from streams import kafka_clients
 from streams.settings import Settings
-from streams.topics import CUSTOMER_VIEWS
+from streams.topics import CUSTOMER_VIEWS, LOYALTY_CHANGES, LOYALTY_STAGES
 
 log = logging.getLogger(__name__)
 
+Decoder = Callable[[bytes | None, bytes | None], StoreRecord]  # (value, key) -> record
+DECODE_ERRORS = (ViewRecordError, LoyaltyRecordError)  # what a decoder raises for a bad record
+
+
+@dataclass(frozen=True)
+class Source:
+    """A consumed topic (name without prefix), its decoder, and whether only the latest
+    record of a key in a batch matters (a compacted topic) or every record does."""
+
+    name: str
+    decode: Decoder
+    latest_only: bool
+
+
+SOURCES = (
+    Source(CUSTOMER_VIEWS, decode_view_record, latest_only=True),
+    Source(LOYALTY_STAGES, decode_stage_record, latest_only=True),
+    Source(LOYALTY_CHANGES, decode_transition_record, latest_only=False),
+)
+
 
 class MaterializerError(RuntimeError):
-    """The materializer cannot run (e.g. its topic does not exist)."""
+    """The materializer cannot run (e.g. a topic it reads does not exist)."""
 
 
 @dataclass
@@ -42,12 +73,12 @@ class MaterializerStats:
     batches: int = 0
     records: int = 0  # consumed, of any kind
     applied: int = 0  # decoded and handed to the store
-    superseded: int = 0  # a newer record of the same customer followed in the batch
+    superseded: int = 0  # compacted topic: a newer record of the customer followed in the batch
     skipped: int = 0  # undecodable: logged and stepped over
 
 
 class Materializer:
-    """Reads ``customer-views`` from the store's offsets and applies micro-batches to it.
+    """Reads ``SOURCES`` from the store's offsets and applies micro-batches to it.
 
     ``store`` defaults to the DuckDB read model at ``settings.db`` (its writer
     file, publishing snapshots). The materializer owns the store from here on:
@@ -55,7 +86,7 @@ class Materializer:
     """
 
     def __init__(self, settings: Settings, store: ProjectionStore | None = None) -> None:
-        self.topic = settings.topic(CUSTOMER_VIEWS)
+        self.sources = {settings.topic(source.name): source for source in SOURCES}
         self.store = store if store is not None else DuckDBProjectionStore.open_writer(settings.db)
         self.stats = MaterializerStats()
         try:
@@ -70,12 +101,16 @@ class Materializer:
             raise
 
     def _assign(self) -> list[TopicPartition]:
-        numbers = self._consumer.partitions_for_topic(self.topic)
-        if not numbers:
+        partitions, missing = [], []
+        for topic in self.sources:
+            numbers = self._consumer.partitions_for_topic(topic)
+            if not numbers:
+                missing.append(topic)
+            partitions += [TopicPartition(topic, n) for n in sorted(numbers or ())]
+        if missing:
             raise MaterializerError(
-                f"topic {self.topic} does not exist: run `touchpoint topics create` first"
+                f"missing topic {', '.join(missing)}: run `touchpoint topics create` first"
             )
-        partitions = [TopicPartition(self.topic, n) for n in sorted(numbers)]
         self._consumer.assign(partitions)
         self._seek_to_stored(partitions)
         return partitions
@@ -90,7 +125,8 @@ class Materializer:
                 self._consumer.seek(tp, next_offset)
 
     def run_once(self, max_records: int = 5000, timeout_ms: int = 500) -> int:
-        """Poll one micro-batch and apply it with its offsets; the number of records read."""
+        """Poll one micro-batch (any of the topics) and apply it with all its offsets in one
+        store transaction; the number of records read."""
         polled = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         if not polled:
             return 0
@@ -99,7 +135,7 @@ class Materializer:
         skipped = 0
         for tp, records in polled.items():
             offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
-            decoded, failed = _decoded(tp, records)
+            decoded, failed = _decoded(self.sources[tp.topic], tp, records)
             batch.extend(decoded)
             skipped += failed
         try:
@@ -116,7 +152,8 @@ class Materializer:
         return count
 
     def caught_up(self) -> bool:
-        """Whether every partition has been read up to its fetch high-water mark.
+        """Whether every partition of every topic has been read up to its fetch
+        high-water mark.
 
         The high-water mark comes with each fetch response; ListOffsets is not
         asked, because Tansu under-reports it (docs/broker.md).
@@ -127,12 +164,14 @@ class Materializer:
                 return False
         return True
 
-    def lag(self) -> dict[int, int | None]:
-        """Records behind the last known high-water mark, per partition (None: unknown)."""
-        lags: dict[int, int | None] = {}
+    def lag(self) -> dict[str, int | None]:
+        """Records behind the last known high-water mark, per ``topic/partition``
+        (None: unknown)."""
+        lags: dict[str, int | None] = {}
         for tp in self.partitions:
             high = self._consumer.highwater(tp)
-            lags[tp.partition] = None if high is None else high - self._consumer.position(tp)
+            lag = None if high is None else high - self._consumer.position(tp)
+            lags[f"{tp.topic}/{tp.partition}"] = lag
         return lags
 
     def run_until_caught_up(self, timeout: float = 60.0, max_records: int = 5000) -> int:
@@ -148,7 +187,8 @@ class Materializer:
                 return read
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"{self.topic} not read to its end within {timeout} s (lag {self.lag()})"
+                    f"{', '.join(self.sources)} not read to their end within {timeout} s "
+                    f"(lag {self.lag()})"
                 )
 
     def run_forever(self, stop: threading.Event, max_records: int = 5000) -> None:
@@ -170,22 +210,25 @@ class Materializer:
         self.close()
 
 
-def _decoded(tp: TopicPartition, records: list[ConsumerRecord]) -> tuple[list[Logged], int]:
-    """The newest decodable record of each customer in ``records`` (in log order), and
-    how many records could not be decoded (logged)."""
-    by_key: dict[object, list[ConsumerRecord]] = {}
+def _decoded(
+    source: Source, tp: TopicPartition, records: list[ConsumerRecord]
+) -> tuple[list[Logged], int]:
+    """The records of ``records`` the store needs (in log order): every decodable one, or
+    with ``source.latest_only`` the newest decodable one of each customer; and how many
+    records could not be decoded (logged)."""
+    groups: dict[object, list[ConsumerRecord]] = {}
     for record in records:
-        key = record.key if record.key is not None else ("no key", record.offset)
-        by_key.setdefault(key, []).append(record)
+        unkeyed = record.key is None or not source.latest_only
+        groups.setdefault(("own", record.offset) if unkeyed else record.key, []).append(record)
     decoded, failed = [], 0
-    for versions in by_key.values():
+    for versions in groups.values():
         for record in reversed(versions):
             try:
-                view_record = decode_view_record(record.value, record.key)
-            except ViewRecordError as exc:
+                found = source.decode(record.value, record.key)
+            except DECODE_ERRORS as exc:
                 failed += 1
                 log.warning("skipped %s/%d@%d: %s", tp.topic, tp.partition, record.offset, exc)
                 continue
-            decoded.append(Logged(tp.topic, tp.partition, record.offset, view_record))
+            decoded.append(Logged(tp.topic, tp.partition, record.offset, found))
             break
     return sorted(decoded, key=lambda logged: logged.offset), failed

@@ -1,4 +1,4 @@
-"""`touchpoint customer`, `query` and `materialize` as a user runs them."""
+"""`touchpoint customer`, `funnel`, `query` and `materialize` as a user runs them."""
 
 from __future__ import annotations
 
@@ -13,28 +13,52 @@ import pytest
 from click.testing import CliRunner, Result
 
 from projections.duckdb_store import DuckDBProjectionStore
-from projections.ports import Logged
-from projections.view_records import Record, encode_view_record
+from projections.loyalty import LoyaltyStageChanged, Stage
+from projections.loyalty_records import StageCleared
+from projections.ports import StoreRecord
+from projections.view_records import encode_view_record
 from streams import kafka_clients
 from streams.cli import main
 from streams.settings import Settings
 from streams.topics import CUSTOMER_VIEWS, create_topics
 from tests.builders import eid
-from tests.unit.test_projection_store_contract import a_view, alias_record, view_record
+from tests.unit.test_projection_store_contract import (
+    a_change,
+    a_version_1_file,
+    a_view,
+    alias_record,
+    current,
+    logged,
+    transition,
+    view_record,
+)
+
+C1_CHANGES = [
+    a_change("C1", 0, Stage.PROSPECT, from_stage=None),
+    a_change("C1", 10, Stage.FIRST_TIME_BUYER, Stage.PROSPECT),
+    a_change("C1", 20, Stage.REPEAT_BUYER, Stage.FIRST_TIME_BUYER),
+]
+
+
+def a_read_model(path: Path, records: list[StoreRecord]) -> Path:
+    """Records applied to a new read model at ``path``, published for readers."""
+    with DuckDBProjectionStore.open_writer(path) as store:
+        store.apply(logged(*records), {})
+    return path
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    """A read model with C1 (two purchases, an open complaint), C2, and C3 merged into C1."""
-    path = tmp_path / "touchpoint.duckdb"
-    records: list[Record] = [
+    """A read model with C1 (two purchases, an open complaint, repeat_buyer after three
+    stage changes), C2, and C3 merged into C1."""
+    records: list[StoreRecord] = [
         view_record("C1", purchases=2),
         view_record("C2"),
         alias_record("C3", "C1"),
+        current(C1_CHANGES[-1]),
+        *(transition(change) for change in C1_CHANGES),
     ]
-    with DuckDBProjectionStore.open_writer(path) as store:
-        store.apply([Logged("customer-views", 0, n, r) for n, r in enumerate(records)], {})
-    return path
+    return a_read_model(tmp_path / "touchpoint.duckdb", records)
 
 
 def touchpoint(*args: str) -> Result:
@@ -66,6 +90,115 @@ def test_customer_as_json(db: Path) -> None:
     ]
     assert body["view"]["purchases"]["purchase_count"] == 2
     assert body["row"]["open_complaints"] == 1
+
+
+def test_customer_shows_the_loyalty_stage_and_the_last_changes(db: Path) -> None:
+    result = touchpoint("customer", "C3", "--db", str(db))  # an alias: C1's stage
+    assert result.exit_code == 0, result.output
+    assert "loyalty stage" in result.stdout and "stage changes (newest first)" in result.stdout
+    latest = C1_CHANGES[-1]
+    assert latest.reason in result.stdout
+    assert latest.occurred_at.isoformat() in result.stdout
+    assert result.stdout.index("repeat_buyer") < result.stdout.index("first_time_buyer")
+
+
+def test_customer_without_a_stage_shows_no_loyalty_tables(db: Path) -> None:
+    result = touchpoint("customer", "C2", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert "identity" in result.stdout and "loyalty stage" not in result.stdout
+
+
+def test_customer_as_json_has_the_stage_and_changes(db: Path) -> None:
+    body = json.loads(touchpoint("customer", "C1", "--json", "--db", str(db)).stdout)
+    latest = C1_CHANGES[-1]
+    assert body["loyalty_stage"] == {
+        "stage": "repeat_buyer",
+        "reason": latest.reason,
+        "since": latest.occurred_at.isoformat(),
+        "trigger_event_id": str(latest.trigger_event_id),
+    }
+    assert [c["to_stage"] for c in body["stage_changes"]] == [
+        "prospect",
+        "first_time_buyer",
+        "repeat_buyer",
+    ]
+    other = json.loads(touchpoint("customer", "C2", "--json", "--db", str(db)).stdout)
+    assert (other["loyalty_stage"], other["stage_changes"]) == (None, [])
+
+
+def test_customer_shows_only_the_latest_changes(tmp_path: Path) -> None:
+    changes = [a_change("C1", day, stage) for day, stage in enumerate(Stage)]
+    db = a_read_model(tmp_path / "rm.duckdb", [view_record("C1"), *map(transition, changes)])
+    body = json.loads(touchpoint("customer", "C1", "--json", "--db", str(db)).stdout)
+    assert [c["to_stage"] for c in body["stage_changes"]] == [c.to_stage for c in changes[-5:]]
+
+
+FUNNEL = {
+    Stage.PROSPECT: 2,
+    Stage.FIRST_TIME_BUYER: 3,
+    Stage.REPEAT_BUYER: 2,
+    Stage.LOYAL: 1,
+    Stage.ADVOCATE: 1,
+    Stage.AT_RISK: 1,
+}
+
+
+@pytest.fixture
+def funnel_db(tmp_path: Path) -> Path:
+    """Ten customers with a current stage (FUNNEL), one more whose stage was tombstoned."""
+    stages: list[LoyaltyStageChanged] = [
+        a_change(f"{stage.value}-{n}", 1, stage) for stage, count in FUNNEL.items()
+        for n in range(count)
+    ]  # fmt: skip
+    merged = a_change("merged", 1, Stage.LOYAL)
+    records: list[StoreRecord] = [*map(current, stages), current(merged)]
+    with DuckDBProjectionStore.open_writer(tmp_path / "rm.duckdb") as store:
+        store.apply(logged(*records), {})
+        store.apply(logged(StageCleared("merged"), start=len(records)), {})
+    return tmp_path / "rm.duckdb"
+
+
+def test_funnel_as_json(funnel_db: Path) -> None:
+    result = touchpoint("funnel", "--json", "--db", str(funnel_db))
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["customers"] == 10
+    assert body["stages"] == [
+        {"stage": "prospect", "customers": 2, "share": 0.2, "conversion": None},
+        {"stage": "first_time_buyer", "customers": 3, "share": 0.3, "conversion": 7 / 9},
+        {"stage": "repeat_buyer", "customers": 2, "share": 0.2, "conversion": 4 / 7},
+        {"stage": "loyal", "customers": 1, "share": 0.1, "conversion": 2 / 4},
+        {"stage": "advocate", "customers": 1, "share": 0.1, "conversion": 1 / 2},
+        {"stage": "at_risk", "customers": 1, "share": 0.1, "conversion": None},
+        {"stage": "lapsed", "customers": 0, "share": 0.0, "conversion": None},
+        {"stage": "win_back", "customers": 0, "share": 0.0, "conversion": None},
+    ]
+
+
+def test_funnel_prints_a_table(funnel_db: Path) -> None:
+    result = touchpoint("funnel", "--db", str(funnel_db))
+    assert result.exit_code == 0, result.output
+    assert "loyalty funnel" in result.stdout
+    assert "77.8%" in result.stdout  # into first_time_buyer: 7 of 9
+    assert "10 customers with a loyalty stage" in result.stderr
+
+
+def test_funnel_of_an_empty_read_model_has_no_ratios(tmp_path: Path) -> None:
+    db = a_read_model(tmp_path / "rm.duckdb", [view_record("C1")])
+    body = json.loads(touchpoint("funnel", "--json", "--db", str(db)).stdout)
+    assert body["customers"] == 0
+    assert {(s["share"], s["conversion"]) for s in body["stages"]} == {(None, None)}
+
+
+def test_a_read_model_without_loyalty_tables_says_what_to_run(tmp_path: Path) -> None:
+    db = tmp_path / "old.duckdb"
+    a_version_1_file(db)  # a snapshot published before loyalty stages
+    result = touchpoint("funnel", "--db", str(db))
+    assert result.exit_code == 1
+    assert "touchpoint materialize" in result.output
+    shown = touchpoint("customer", "C1", "--db", str(db))
+    assert shown.exit_code == 0, shown.output
+    assert "identity" in shown.stdout and "loyalty stage" not in shown.stdout
 
 
 def test_an_unknown_customer_is_an_error(db: Path) -> None:

@@ -1,4 +1,5 @@
-"""The materializer through the real broker: customer-views records into DuckDB, exactly once."""
+"""The materializer through the real broker: customer-views, loyalty-stages and
+loyalty-stage-changes records into DuckDB, exactly once."""
 
 from __future__ import annotations
 
@@ -12,16 +13,17 @@ import duckdb
 import pytest
 
 from projections.duckdb_store import DuckDBProjectionStore
+from projections.loyalty import LADDER, LoyaltyStageChanged, Stage
 from projections.ports import Logged, ProjectionStore, TopicPartition
-from projections.queries import customer, open_read_model
+from projections.queries import customer, funnel, open_read_model, stage_history
 from projections.snapshots import writer_path
 from projections.view_records import ViewRecord, encode_alias_record, encode_view_record
 from streams import kafka_clients
 from streams.materializer import Materializer, MaterializerError
 from streams.settings import Settings
-from streams.topics import CUSTOMER_VIEWS, create_topics
+from streams.topics import CUSTOMER_VIEWS, LOYALTY_CHANGES, LOYALTY_STAGES, create_topics
 from tests.builders import eid
-from tests.unit.test_projection_store_contract import a_view
+from tests.unit.test_projection_store_contract import a_change, a_view, view_record
 
 pytestmark = pytest.mark.broker
 
@@ -34,14 +36,29 @@ def topic(settings: Settings) -> str:
     return settings.topic(CUSTOMER_VIEWS)
 
 
-def publish(settings: Settings, items: Sequence[Item]) -> None:
+def publish(settings: Settings, items: Sequence[Item], topic: str = CUSTOMER_VIEWS) -> None:
     producer = kafka_clients.producer(settings)
     try:
         for key, value in items:
-            producer.send(settings.topic(CUSTOMER_VIEWS), key=key.encode(), value=value)
+            producer.send(settings.topic(topic), key=key.encode(), value=value)
         producer.flush()
     finally:
         producer.close()
+
+
+def publish_changes(settings: Settings, changes: Sequence[LoyaltyStageChanged]) -> None:
+    """As the worker does: each change to the history, and, per customer, the latest one
+    of each step to the compacted current stages."""
+    publish(settings, [(c.customer_id, c.to_json()) for c in changes], LOYALTY_CHANGES)
+    latest = {c.customer_id: c for c in changes}
+    publish(settings, [(c, change.to_json()) for c, change in latest.items()], LOYALTY_STAGES)
+
+
+def ladder(customer: str, steps: int) -> list[LoyaltyStageChanged]:
+    """The customer's first ``steps`` changes up the ladder (1 to 5)."""
+    return [
+        a_change(customer, 10 * n, LADDER[n], LADDER[n - 1] if n else None) for n in range(steps)
+    ]
 
 
 def views(*customers: str, purchases: int = 1) -> list[Item]:
@@ -61,6 +78,28 @@ def history() -> list[Item]:
     return [*items, *views("C005", purchases=4), ("C013", None)]
 
 
+def loyalty_history() -> list[tuple[str, Item]]:
+    """(topic, record): changes of ten customers on both topics, a redelivered change, and
+    the stage tombstone of C003 (merged into C001 in ``history()``)."""
+    items: list[tuple[str, Item]] = []
+    for n in range(10):
+        for change in ladder(f"C{n:03d}", 1 + n % 5):
+            item = (change.customer_id, change.to_json())
+            items += [(LOYALTY_CHANGES, item), (LOYALTY_STAGES, item)]
+    again = ladder("C004", 5)[-1]
+    items += [(LOYALTY_CHANGES, ("C004", again.to_json())), (LOYALTY_STAGES, ("C003", None))]
+    return items
+
+
+def publish_everything(settings: Settings) -> int:
+    """Publish ``history()`` and ``loyalty_history()``: the number of records."""
+    publish(settings, history())
+    loyalty = loyalty_history()
+    for topic in (LOYALTY_CHANGES, LOYALTY_STAGES):
+        publish(settings, [item for t, item in loyalty if t == topic], topic)
+    return len(history()) + len(loyalty)
+
+
 def run_materializer(settings: Settings, db: Path, **run: Any) -> Materializer:
     materializer = Materializer(settings, DuckDBProjectionStore.open_writer(db))
     materializer.run_until_caught_up(timeout=60, **run)
@@ -71,7 +110,13 @@ def tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     with duckdb.connect(str(path), read_only=True) as conn:
         return {
             name: conn.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
-            for name in ("customer_view", "customer_alias", "consumed_offsets")
+            for name in (
+                "customer_view",
+                "customer_alias",
+                "loyalty_stage",
+                "loyalty_transitions",
+                "consumed_offsets",
+            )
         }
 
 
@@ -112,6 +157,9 @@ def test_a_restarted_materializer_resumes_where_it_stopped(settings: Settings, t
         assert found.row["purchase_count"] == 5
 
 
+GOOD = view_record("C999")
+
+
 class CrashingStore:
     """A DuckDB store whose ``crash_at``-th batch fails inside its transaction."""
 
@@ -121,8 +169,7 @@ class CrashingStore:
     def apply(self, batch: Sequence[Logged], offsets: Mapping[TopicPartition, int]) -> None:
         self.batches += 1
         if self.batches == self.crash_at:
-            good = next(b.record for b in batch if isinstance(b.record, ViewRecord))
-            bad = ViewRecord("C999", {**good.row, "event_count": "many"}, {})
+            bad = ViewRecord("C999", {**GOOD.row, "event_count": "many"}, {})
             batch = [*batch, Logged(batch[-1].topic, batch[-1].partition, 10**9, bad)]
         self.inner.apply(batch, offsets)
 
@@ -141,14 +188,15 @@ def crashing_run(settings: Settings, path: Path, crash_at: int) -> Materializer:
 def test_after_a_crash_a_restart_gives_the_tables_of_an_uninterrupted_run(
     settings: Settings, topic: str, tmp_path: Path
 ) -> None:
-    publish(settings, history())
+    total = publish_everything(settings)
     run_materializer(settings, settings.db, max_records=7).close()
+    assert tables(settings.db)["loyalty_transitions"], "the loyalty topics were read too"
 
     crashed = tmp_path / "crashed.duckdb"
     crashing_run(settings, crashed, crash_at=4).close()  # dies after three batches
     partial = tables(crashed)
-    assert partial["customer_view"], "three batches were applied"
-    assert sum(o[2] for o in partial["consumed_offsets"]) < len(history())
+    assert partial["consumed_offsets"], "three batches were applied"
+    assert sum(o[2] for o in partial["consumed_offsets"]) < total
 
     with Materializer(settings, DuckDBProjectionStore(crashed)) as restarted:
         restarted.run_until_caught_up(timeout=60, max_records=7)
@@ -158,7 +206,7 @@ def test_after_a_crash_a_restart_gives_the_tables_of_an_uninterrupted_run(
 def test_a_failed_batch_is_read_again_by_the_same_materializer(
     settings: Settings, topic: str, tmp_path: Path
 ) -> None:
-    publish(settings, history())
+    publish_everything(settings)
     run_materializer(settings, settings.db, max_records=7).close()
     retried = tmp_path / "retried.duckdb"
     materializer = crashing_run(settings, retried, crash_at=2)
@@ -176,6 +224,67 @@ def test_aliases_and_tombstones(settings: Settings, topic: str) -> None:
         assert aliases.fetchall() == [("C2", "C1", eid("merge-C2"))]
         found = customer(conn, "C2")
         assert found is not None and found.via_alias and found.customer_id == "C1"
+
+
+def stage_rows(path: Path) -> dict[str, tuple[Any, ...]]:
+    with open_read_model(path) as conn:
+        rows = conn.execute(
+            "SELECT customer_id, stage, reason, since, trigger_event_id FROM loyalty_stage"
+        ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_loyalty_stages_and_their_history_are_materialized_exactly_once(
+    settings: Settings, topic: str
+) -> None:
+    c1, c2 = ladder("C1", 4), ladder("C2", 2)
+    publish_changes(settings, c1 + c2)
+    publish(settings, views("C1", "C2"))
+    publish(settings, [("C1", c1[-1].to_json())], LOYALTY_CHANGES)  # a redelivery
+    materializer = run_materializer(settings, settings.db, max_records=3)
+    assert materializer.stats.records == 6 + 2 + 2 + 1
+    assert sum(materializer.store.offsets().values()) == 11, "offsets of all three topics"
+    materializer.close()
+
+    loyal = c1[-1]
+    assert stage_rows(settings.db) == {
+        "C1": ("loyal", loyal.reason, loyal.occurred_at, str(loyal.trigger_event_id)),
+        "C2": ("first_time_buyer", c2[-1].reason, c2[-1].occurred_at, str(c2[-1].trigger_event_id)),
+    }
+    with open_read_model(settings.db) as conn:
+        assert stage_history(conn, "C1") == c1, "each change once, oldest first"
+        assert stage_history(conn, "C2") == c2
+        counts = {step.stage: step.customers for step in funnel(conn)}
+    assert (counts[Stage.LOYAL], counts[Stage.FIRST_TIME_BUYER], counts[Stage.PROSPECT]) == (
+        1,
+        1,
+        0,
+    )
+
+    again = run_materializer(settings, settings.db)
+    assert again.stats.records == 0, "a restart applies nothing again"
+    # C2 is merged into C1: the worker tombstones C2's current stage.
+    publish(settings, [("C2", None)], LOYALTY_STAGES)
+    publish_changes(settings, [a_change("C1", 50, Stage.ADVOCATE, Stage.LOYAL)])
+    again.run_until_caught_up(timeout=60)
+    assert again.stats.records == 3
+    again.close()
+    assert {c: row[0] for c, row in stage_rows(settings.db).items()} == {"C1": "advocate"}
+    with open_read_model(settings.db) as conn:
+        assert stage_history(conn, "C2") == c2, "the merged customer's history stays"
+        assert len(stage_history(conn, "C1")) == 5
+
+
+def test_bad_loyalty_records_are_skipped(settings: Settings, topic: str) -> None:
+    good = a_change("C1")
+    publish(settings, [("C1", b"{not json"), ("C2", None), ("C1", good.to_json())], LOYALTY_CHANGES)
+    publish(settings, [("C3", good.to_json())], LOYALTY_STAGES)  # key is not its customer
+    materializer = run_materializer(settings, settings.db)
+    assert (materializer.stats.skipped, materializer.stats.applied) == (3, 1)
+    materializer.close()
+    assert stage_rows(settings.db) == {}
+    with open_read_model(settings.db) as conn:
+        assert stage_history(conn, "C1") == [good]
 
 
 def test_undecodable_records_are_skipped_counted_and_stepped_over(

@@ -1,4 +1,5 @@
-"""docs/read-model.md against the code: every table and column is documented.
+"""docs/read-model.md against the code: every table and column is documented, and
+the loyalty funnel is defined over the stages in their funnel order.
 
 The ``customer_view`` column table is generated from ``VIEW_COLUMNS``; after
 changing the columns, regenerate it with ``python -m tests.unit.test_docs_read_model``.
@@ -13,7 +14,8 @@ import duckdb
 import pytest
 
 from projections.customer_view_table import VIEW_COLUMNS
-from projections.duckdb_store import SCHEMA
+from projections.loyalty import Stage
+from projections.read_model_schema import SCHEMA
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "read-model.md"
 START = (
@@ -61,6 +63,17 @@ def test_every_table_and_column_of_the_store_is_documented(table: str, column: s
     assert f"### `{table}`" in text, f"no section for table {table}"
     section = text.split(f"### `{table}`", 1)[1].split("\n#", 1)[0]
     assert f"| `{column}` |" in section, f"{table}.{column} is not in its section"
+
+
+def test_the_funnel_is_defined_over_every_stage_in_funnel_order() -> None:
+    text = DOC.read_text()
+    assert "## The loyalty funnel" in text
+    section = text.split("## The loyalty funnel", 1)[1].split("\n## ", 1)[0]
+    positions = [section.find(f"`{stage.value}`") for stage in Stage]
+    assert -1 not in positions, "every stage is named"
+    assert positions == sorted(positions), "in the order funnel() returns them"
+    for term in ("**customers**", "**share**", "**conversion**"):
+        assert term in section
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """One contract, every ProjectionStore: given a store, when batches are applied, then...
 
 The same tests run against the DuckDB store and the in-memory double; a few
-DuckDB-only checks (reopening, snapshots, schema) follow at the end.
+DuckDB-only checks (reopening, snapshots, schema versions) follow at the end.
+Records go to the topic their kind is read from (``logged``): views, aliases and
+their tombstones to ``customer-views``, current stages and their tombstones to
+``loyalty-stages``, stage changes to ``loyalty-stage-changes``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import duckdb
 import pytest
@@ -19,12 +23,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from projections.customer_view import CustomerView, fold, initial, view
-from projections.duckdb_store import DuckDBProjectionStore, ReadModelSchemaError
-from projections.ports import InMemoryProjectionStore, Logged, ProjectionStore
+from projections.duckdb_store import (
+    SCHEMA_VERSION,
+    DuckDBProjectionStore,
+    ReadModelSchemaError,
+)
+from projections.loyalty import LoyaltyStageChanged, Stage
+from projections.loyalty_records import (
+    CurrentStage,
+    StageCleared,
+    StageTransition,
+    decode_stage_record,
+    decode_transition_record,
+)
+from projections.ports import InMemoryProjectionStore, Logged, ProjectionStore, StoreRecord
 from projections.snapshots import SnapshotSchedule, writer_path
 from projections.view_records import (
     AliasRecord,
-    Record,
     Tombstone,
     ViewRecord,
     decode_view_record,
@@ -34,6 +49,8 @@ from projections.view_records import (
 from tests.builders import a_complaint, a_purchase, a_survey, days_after, eid, sealed
 
 TOPIC = "customer-views"
+STAGES = "loyalty-stages"
+CHANGES = "loyalty-stage-changes"
 
 
 def a_view(customer: str = "C1", purchases: int = 1, as_of_day: int = 30) -> CustomerView:
@@ -58,8 +75,43 @@ def alias_record(alias: str, canonical: str) -> AliasRecord:
     return record
 
 
-def logged(*records: Record, start: int = 0, partition: int = 0) -> list[Logged]:
-    return [Logged(TOPIC, partition, start + i, r) for i, r in enumerate(records)]
+def a_change(
+    customer: str = "C1",
+    day: float = 1,
+    to_stage: Stage = Stage.FIRST_TIME_BUYER,
+    from_stage: Stage | None = Stage.PROSPECT,
+    trigger: str | None = "purchase",
+) -> LoyaltyStageChanged:
+    return LoyaltyStageChanged(
+        customer_id=customer,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        reason=f"{to_stage.value} on day {day}",
+        occurred_at=datetime.fromisoformat(days_after(day)),
+        trigger_event_id=None if trigger is None else UUID(eid(f"{customer}-{trigger}-{day}")),
+    )
+
+
+def current(change: LoyaltyStageChanged) -> CurrentStage:
+    """The ``loyalty-stages`` record of ``change``, through its wire format."""
+    record = decode_stage_record(change.to_json(), change.customer_id.encode())
+    assert isinstance(record, CurrentStage)
+    return record
+
+
+def transition(change: LoyaltyStageChanged) -> StageTransition:
+    """The ``loyalty-stage-changes`` record of ``change``, through its wire format."""
+    return decode_transition_record(change.to_json(), change.customer_id.encode())
+
+
+def topic_of(record: StoreRecord) -> str:
+    if isinstance(record, CurrentStage | StageCleared):
+        return STAGES
+    return CHANGES if isinstance(record, StageTransition) else TOPIC
+
+
+def logged(*records: StoreRecord, start: int = 0, partition: int = 0) -> list[Logged]:
+    return [Logged(topic_of(r), partition, start + i, r) for i, r in enumerate(records)]
 
 
 def next_offsets(batch: list[Logged]) -> dict[tuple[str, int], int]:
@@ -192,21 +244,127 @@ def test_the_watermark_is_the_largest_as_of_applied(store: ProjectionStore) -> N
     assert store.watermark() == datetime.fromisoformat(days_after(40))
 
 
+# -- loyalty stages and their history ------------------------------------------------
+
+
+def test_the_current_stage_is_stored_with_reason_since_trigger_and_offset(
+    store: ProjectionStore,
+) -> None:
+    change = a_change("C1", day=3, to_stage=Stage.REPEAT_BUYER)
+    apply(store, logged(current(change), start=5))
+    stored = store.stage_of("C1")
+    assert stored is not None
+    assert (stored.stage, stored.reason, stored.since) == (
+        Stage.REPEAT_BUYER,
+        change.reason,
+        change.occurred_at,
+    )
+    assert (stored.trigger_event_id, stored.offset) == (change.trigger_event_id, 5)
+    assert store.stage_of("C2") is None
+
+
+def test_the_latest_stage_record_of_a_customer_is_its_stage(store: ProjectionStore) -> None:
+    first = a_change("C1", 1, Stage.PROSPECT, from_stage=None)
+    second = a_change("C1", 2, Stage.LOYAL)
+    third = a_change("C1", 3, Stage.AT_RISK, from_stage=Stage.LOYAL)
+    apply(store, logged(current(first), current(second)))
+    stored = store.stage_of("C1")
+    assert stored is not None and stored.stage == Stage.LOYAL
+    apply(store, logged(current(dataclasses.replace(third, trigger_event_id=None)), start=2))
+    stored = store.stage_of("C1")
+    assert stored is not None and stored.stage == Stage.AT_RISK
+    assert stored.trigger_event_id is None
+
+
+def test_stage_changes_are_kept_once_per_customer_and_instant(store: ProjectionStore) -> None:
+    """A redelivered change (the same record again, at a new offset) is the same row."""
+    entry = a_change("C1", day=0, to_stage=Stage.PROSPECT, from_stage=None)
+    bought = a_change("C1", day=2)
+    other = a_change("C2", day=1)
+    apply(store, logged(transition(bought), transition(entry), transition(other)))
+    apply(store, logged(transition(bought), transition(entry), start=3))
+    assert store.transitions_of("C1") == [entry, bought], "oldest first, each once"
+    assert store.transitions_of("C2") == [other]
+    assert store.transitions_of("C3") == []
+
+
+def test_every_change_of_a_batch_is_kept_not_only_the_latest(store: ProjectionStore) -> None:
+    changes = [a_change("C1", day, stage) for day, stage in enumerate(Stage, start=1)]
+    apply(store, logged(*(transition(c) for c in changes)))
+    assert store.transitions_of("C1") == changes
+
+
+def test_a_stage_tombstone_deletes_the_stage_and_keeps_the_history(
+    store: ProjectionStore,
+) -> None:
+    change = a_change("C2")
+    apply(store, logged(view_record("C2"), current(change), transition(change)))
+    apply(store, logged(StageCleared("C2"), start=3))
+    assert store.stage_of("C2") is None
+    assert store.transitions_of("C2") == [change], "the history stays"
+    assert store.view_of("C2") is not None, "a stage tombstone does not touch the view"
+
+
+def test_views_and_stages_of_one_customer_are_independent(store: ProjectionStore) -> None:
+    """Each topic's latest record decides only its own tables."""
+    change = a_change("C1")
+    apply(store, logged(current(change), view_record("C1"), Tombstone("C1"), transition(change)))
+    assert store.view_of("C1") is None
+    assert store.stage_of("C1") is not None
+    apply(store, logged(StageCleared("C1"), current(change), start=4))
+    assert store.stage_of("C1") is not None, "a stage after a tombstone is the stage again"
+
+
+def test_one_batch_stores_the_offsets_of_every_topic(store: ProjectionStore) -> None:
+    change = a_change("C1")
+    batch = logged(view_record("C1"), current(change), transition(change), start=10)
+    apply(store, batch)
+    assert store.offsets() == {(TOPIC, 0): 11, (STAGES, 0): 12, (CHANGES, 0): 13}
+
+
+def test_a_failing_batch_applies_no_stage_no_change_and_no_offset(
+    store: ProjectionStore,
+) -> None:
+    kept = a_change("C9", day=1)
+    apply(store, logged(current(kept)))
+    change = a_change("C1", day=2, to_stage=Stage.LOYAL)
+    good = view_record("C1")
+    bad = dataclasses.replace(view_record("C4"), row={**good.row, "event_count": "many"})
+    batch = logged(StageCleared("C9"), current(change), transition(change), good, bad, start=1)
+    with pytest.raises((ValueError, duckdb.Error)):
+        apply(store, batch)
+    assert store.stage_of("C9") is not None, "the stage tombstone was rolled back"
+    assert store.stage_of("C1") is None
+    assert store.transitions_of("C1") == []
+    assert store.offsets() == {(STAGES, 0): 1}
+    apply(store, batch[:4])
+    assert store.stage_of("C9") is None
+    assert store.transitions_of("C1") == [change]
+
+
 def contents(store: ProjectionStore, ids: list[str]) -> dict[str, Any]:
     return {
         "views": {c: store.view_of(c) for c in ids},
         "aliases": {c: store.alias_of(c) for c in ids},
         "offsets": store.offsets(),
         "watermark": store.watermark(),
+        "stages": {c: store.stage_of(c) for c in ids},
+        "transitions": {c: store.transitions_of(c) for c in ids},
     }
 
 
 IDS = ["C1", "C2", "C3"]
 VIEWS = {(c, n): view_record(c, n) for c in IDS for n in (1, 2)}
+CHANGED = {
+    (c, day): a_change(c, day, stage) for c in IDS for day, stage in enumerate(Stage, start=1)
+}
 RECORDS = st.one_of(
     st.builds(lambda c, n: VIEWS[(c, n)], st.sampled_from(IDS), st.sampled_from([1, 2])),
     st.builds(alias_record, st.sampled_from(IDS), st.just("C0")),
     st.builds(Tombstone, st.sampled_from(IDS)),
+    st.builds(lambda key: current(CHANGED[key]), st.sampled_from(sorted(CHANGED))),
+    st.builds(lambda key: transition(CHANGED[key]), st.sampled_from(sorted(CHANGED))),
+    st.builds(StageCleared, st.sampled_from(IDS)),
 )
 
 
@@ -215,7 +373,7 @@ RECORDS = st.one_of(
 )
 @given(records=st.lists(RECORDS, max_size=12), cuts=st.lists(st.integers(0, 12), max_size=4))
 def test_any_chunking_gives_the_state_of_one_batch(
-    make_store: StoreFactory, records: list[Record], cuts: list[int]
+    make_store: StoreFactory, records: list[StoreRecord], cuts: list[int]
 ) -> None:
     whole, chunked = make_store(), make_store()
     batch = logged(*records)
@@ -242,6 +400,53 @@ def test_a_file_of_another_schema_is_refused(tmp_path: Path) -> None:
     with duckdb.connect(str(path)) as conn:
         conn.execute("CREATE TABLE customer_view (customer_id VARCHAR PRIMARY KEY, x INTEGER)")
     with pytest.raises(ReadModelSchemaError, match="remove the file"):
+        DuckDBProjectionStore(path)
+
+
+V1_TABLES = ("customer_view", "customer_alias", "consumed_offsets", "pipeline_watermark")
+
+
+def a_version_1_file(path: Path) -> None:
+    """A read model as the materializer wrote it before loyalty stages (no version table)."""
+    with DuckDBProjectionStore(path) as store:
+        apply(store, logged(view_record("C1"), start=41))
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("DROP TABLE loyalty_stage")
+        conn.execute("DROP TABLE loyalty_transitions")
+        conn.execute("DROP TABLE read_model_schema")
+        tables = conn.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+    assert sorted(name for (name,) in tables) == sorted(V1_TABLES)
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_rows_and_offsets(tmp_path: Path) -> None:
+    path = tmp_path / "v1.duckdb"
+    a_version_1_file(path)
+    with DuckDBProjectionStore(path) as store:
+        assert store.offsets() == {(TOPIC, 0): 42}, "customer-views resumes where it was"
+        assert store.view_of("C1") is not None
+        assert store.stage_of("C1") is None
+        apply(store, logged(current(a_change("C1")), start=0))  # the loyalty topics start at 0
+        assert store.stage_of("C1") is not None
+    with duckdb.connect(str(path), read_only=True) as conn:
+        assert conn.execute("SELECT version FROM read_model_schema").fetchall() == [
+            (SCHEMA_VERSION,)
+        ]
+
+
+def test_a_file_of_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.duckdb"
+    DuckDBProjectionStore(path).close()
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("UPDATE read_model_schema SET version = ?", [SCHEMA_VERSION + 1])
+    with pytest.raises(ReadModelSchemaError, match="newer touchpoint"):
+        DuckDBProjectionStore(path)
+
+
+def test_a_loyalty_table_of_another_shape_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "odd.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("CREATE TABLE loyalty_stage (customer_id VARCHAR PRIMARY KEY, stage INTEGER)")
+    with pytest.raises(ReadModelSchemaError, match="loyalty_stage table of another version"):
         DuckDBProjectionStore(path)
 
 
