@@ -59,6 +59,14 @@ class Settings(BaseSettings):
         description="Secret for identifier fingerprints (set in production).",
     )
     embedded_port: int = Field(EMBEDDED_PORT, description="Port of `touchpoint broker`.")
+    reporting_currency: str = Field(
+        "EUR", pattern=r"^[A-Z]{3}$", description="Currency of customer value and CLV."
+    )
+    fx_rates: dict[str, float] = Field(
+        default_factory=lambda: {"CNY": 0.13, "USD": 0.92, "GBP": 1.17},
+        description="Units of the reporting currency per unit of another currency (JSON object); "
+        "purchases in a currency not listed count 0 towards value.",
+    )
     # Security, passed through to the Kafka clients unchanged.
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str | None = Field(None, description="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.")

@@ -37,6 +37,11 @@ CUSTOMER_VIEWS = "customer-views"
 IDENTITY_CLAIMS = "identity-claims"
 LOYALTY_STAGES = "loyalty-stages"
 LOYALTY_CHANGES = "loyalty-stage-changes"
+CUSTOMER_VALUES = "customer-values"
+VALUE_TIERS = "value-tiers"
+VALUE_TIER_CHANGES = "value-tier-changes"
+CLV_SCORES = "clv-scores"
+CLV_FITS = "clv-fits"
 CUSTOMER_ALIASES = "customer-aliases"
 CUSTOMER_MERGES = "customer-merges"
 WEEK = {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)}
@@ -55,8 +60,16 @@ LAYOUT: tuple[TopicSpec, ...] = (
     TopicSpec(CUSTOMER_MERGES, "an alias's facts sent to its canonical customer (internal)", WEEK),
     TopicSpec("loyalty-stages", "current loyalty stage per customer", COMPACTED),
     TopicSpec("loyalty-stage-changes", "LoyaltyStageChanged events (history)", FOREVER),
-    TopicSpec("value-tiers", "current value tier and lifetime value per customer", COMPACTED),
+    TopicSpec(
+        CUSTOMER_VALUES,
+        "customer value in the reporting currency (internal, one partition)",
+        COMPACTED,
+        1,
+    ),
+    TopicSpec("value-tiers", "current value tier per customer", COMPACTED),
     TopicSpec("value-tier-changes", "ValueTierChanged events (history)", FOREVER),
+    TopicSpec(CLV_SCORES, "P(alive), expected purchases and CLV per customer", COMPACTED),
+    TopicSpec(CLV_FITS, "fitted BG/NBD and Gamma-Gamma parameters (history)", FOREVER),
     TopicSpec(
         "churn-warnings", "open churn warning per customer (tombstone when cleared)", COMPACTED
     ),

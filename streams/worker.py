@@ -22,8 +22,10 @@ import faust
 import orjson
 
 from projections.customer_facts import to_datetime
+from projections.customer_value import customer_value
 from projections.identity import IdentityClaim, decode_claim, encode_claim
 from projections.loyalty import DEFAULT_RULES, DueQueue, due_at
+from projections.value_tiers import ValueTierChanged
 from projections.view_records import encode_alias_record, encode_view_record
 from streams import kafka_clients
 from streams.identity_resolver import IdentityResolver
@@ -40,23 +42,27 @@ from streams.merging import (
 from streams.processing import SourceRecord, Tracked, apply_batch, current_view
 from streams.restore import restore_partition
 from streams.settings import Settings
+from streams.tier_resolver import TierResolver, encode_value
 from streams.topics import (
     CUSTOMER_ALIASES,
     CUSTOMER_MERGES,
     CUSTOMER_STATE,
+    CUSTOMER_VALUES,
     CUSTOMER_VIEWS,
     DEAD_LETTERS,
     IDENTITY_CLAIMS,
     LOYALTY_CHANGES,
     LOYALTY_STAGES,
     TOUCHPOINTS,
+    VALUE_TIER_CHANGES,
+    VALUE_TIERS,
 )
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
 BATCH_WINDOW_S = 0.2
-INPUTS = (TOUCHPOINTS, IDENTITY_CLAIMS, CUSTOMER_ALIASES, CUSTOMER_MERGES)
+INPUTS = (TOUCHPOINTS, IDENTITY_CLAIMS, CUSTOMER_ALIASES, CUSTOMER_MERGES, CUSTOMER_VALUES)
 RAW: dict[str, Any] = {
     "key_type": bytes,
     "value_type": bytes,
@@ -73,6 +79,7 @@ class WorkerStats:
     views_published: int = 0
     aliases_decided: int = 0
     stage_changes: int = 0
+    tier_changes: int = 0
     batches: int = 0
     by_partition: dict[int, int] = field(default_factory=dict)
 
@@ -90,6 +97,7 @@ class ProcessingWorker:
         self.produced_next: dict[tuple[str, int], int] = {}  # what we wrote to our own inputs
         self.stats = WorkerStats()
         self.resolver = IdentityResolver(settings)
+        self.tiers = TierResolver(settings)
         self.rules = DEFAULT_RULES
         self.watermarks: dict[int, int] = {}  # partition -> latest event time folded (µs)
         self.queues: dict[int, DueQueue] = {}  # partition -> customers by next loyalty due time
@@ -101,6 +109,7 @@ class ProcessingWorker:
             IDENTITY_CLAIMS: self._resolve,
             CUSTOMER_ALIASES: self._aliases,
             CUSTOMER_MERGES: self._merges,
+            CUSTOMER_VALUES: self._tiers,
         }
         for name, handler in handlers.items():
             self._agent(name, handler, batch_size)
@@ -155,6 +164,20 @@ class ProcessingWorker:
             ))  # fmt: skip
             self.stats.aliases_decided += 1
 
+    async def _tiers(self, records: list[SourceRecord]) -> None:
+        await self.tiers.ensure_restored(records[0].offset)
+        latest: dict[str, ValueTierChanged] = {}
+        for change in self.tiers.apply(records):
+            key = change.customer_id.encode()
+            self._send(VALUE_TIER_CHANGES, key, change.to_json())
+            latest[change.customer_id] = change
+            self.stats.tier_changes += 1
+        for customer, change in latest.items():
+            if change.to_tier is None:
+                self._send_tombstone(VALUE_TIERS, customer.encode())
+            else:
+                self._send(VALUE_TIERS, customer.encode(), change.to_json())
+
     async def _aliases(self, records: list[SourceRecord]) -> None:
         for record in records:
             alias, canonical, cause = decode_alias(record.value or b"")
@@ -171,6 +194,7 @@ class ProcessingWorker:
         for alias, canonical, cause in result.announced:
             self._send(CUSTOMER_VIEWS, alias.encode(), encode_alias_record(alias, canonical, cause))
             self._send_tombstone(LOYALTY_STAGES, alias.encode())  # its stage now is the canonical's
+            self._send_tombstone(CUSTOMER_VALUES, alias.encode())  # and its value is counted there
         self._publish(partition, self._with_loyalty(partition, result.changed))
 
     def _with_loyalty(self, partition: int, changed: dict[str, Tracked]) -> dict[str, Tracked]:
@@ -209,6 +233,10 @@ class ProcessingWorker:
                 self._send(CUSTOMER_MERGES, target.encode(), encode_merge(target, tracked.facts))
             elif tracked.facts.touches:
                 self._send(CUSTOMER_VIEWS, key, encode_view_record(current_view(tracked.facts)))
+                value = customer_value(
+                    tracked.facts, self.settings.reporting_currency, self.settings.fx_rates
+                )
+                self._send(CUSTOMER_VALUES, key, encode_value(value))
                 self.stats.views_published += 1
         self.states[partition].update(changed)
 
@@ -280,6 +308,8 @@ class ProcessingWorker:
                 self.processed_next.get(tp.topic, {}).pop(tp.partition, None)
                 if tp.topic == self.settings.topic(IDENTITY_CLAIMS):
                     self.resolver.forget()
+                if tp.topic == self.settings.topic(CUSTOMER_VALUES):
+                    self.tiers.forget()
 
     async def caught_up(self, committed: Callable[[Any], int | None]) -> bool:
         """True when every assigned partition is processed up to its fetch high-water mark."""

@@ -169,7 +169,11 @@ def _sample(field: FieldInfo, annotation: Any) -> tuple[str, Any]:
     if annotation is SecretStr:
         return "s3cret-sample", "s3cret-sample"
     if annotation is str:
+        if any(getattr(rule, "pattern", None) for rule in field.metadata):
+            return "GBP", "GBP"  # the only patterned string setting is a currency code
         return "sample-value", "sample-value"
+    if annotation == dict[str, float]:
+        return '{"JPY": 0.0061}', {"JPY": 0.0061}
     raise AssertionError(f"no sample for {annotation!r}: extend _sample")
 
 

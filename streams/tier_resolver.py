@@ -1,0 +1,72 @@
+"""The value-tier resolver's state: every customer's value, ranked globally.
+
+Customer values live on ``customer-values`` (one partition, compacted, keyed by
+customer). The worker that owns that partition restores the book from the
+records before the first offset it is handed (the latest value per customer),
+then folds new ones in (projections/value_tiers.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from projections.value_tiers import TierBook, ValueTierChanged
+from streams.processing import SourceRecord
+from streams.readback import read_topic
+from streams.settings import Settings
+from streams.topics import CUSTOMER_VALUES
+
+
+def encode_value(value_minor: int) -> bytes:
+    return orjson.dumps({"format": 1, "value_minor": value_minor})
+
+
+def decode_value(value: bytes | None) -> int | None:
+    """The value, or None for a tombstone (the customer left the ranking)."""
+    if value is None:
+        return None
+    body = orjson.loads(value)
+    if body.get("format") != 1:
+        raise ValueError(f"customer value format {body.get('format')!r} is not 1")
+    return int(body["value_minor"])
+
+
+class TierResolver:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._book: TierBook | None = None
+
+    async def ensure_restored(self, first_offset: int) -> None:
+        if self._book is None:
+            loop = asyncio.get_running_loop()
+            self._book = await loop.run_in_executor(None, self._restore, first_offset)
+
+    def _restore(self, before: int) -> TierBook:
+        latest: dict[str, int] = {}
+        if before > 0:
+            topic = self._settings.topic(CUSTOMER_VALUES)
+            for record in read_topic(self._settings, topic, only=0, idle_s=0.5):
+                if record.offset >= before:
+                    continue
+                value = decode_value(record.value)
+                if value is None:
+                    latest.pop(record.key.decode(), None)
+                else:
+                    latest[record.key.decode()] = value
+        return TierBook.from_values(latest)
+
+    def apply(self, records: list[SourceRecord]) -> list[ValueTierChanged]:
+        assert self._book is not None, "restore first"
+        changes: list[ValueTierChanged] = []
+        for record in records:
+            customer, value = (record.key or b"").decode(), decode_value(record.value)
+            if value is None:
+                changes.extend(self._book.remove(customer))
+            else:
+                changes.extend(self._book.update(customer, value))
+        return changes
+
+    def forget(self) -> None:
+        self._book = None
