@@ -3,7 +3,8 @@
 Tables (docs/read-model.md, created and migrated by projections.read_model_schema):
 ``customer_view`` (``VIEW_COLUMNS`` + ``view_json`` + ``updated_at_offset``),
 ``customer_alias``, ``loyalty_stage``, ``loyalty_transitions`` (written by
-projections.loyalty_store), ``consumed_offsets``, ``pipeline_watermark`` and
+projections.loyalty_store), ``value_tier``, ``value_tier_changes``, ``clv``,
+``clv_fits`` (written by projections.value_store), ``consumed_offsets``, ``pipeline_watermark`` and
 ``read_model_schema``. A batch is written as a few set-based statements: each
 column travels as one list parameter and ``UNNEST`` zips them into rows (no
 pandas or Arrow needed), upserted with ``INSERT OR REPLACE``.
@@ -22,13 +23,22 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from projections import loyalty_store
+from projections import loyalty_store, value_store
 from projections.customer_view_table import VIEW_COLUMNS
 from projections.loyalty import LoyaltyStageChanged
-from projections.ports import Changes, Logged, StoredStage, StoredView, TopicPartition, changes_of
+from projections.ports import (
+    Changes,
+    Logged,
+    StoredStage,
+    StoredTier,
+    StoredView,
+    TopicPartition,
+    changes_of,
+)
 from projections.ports import merged_offsets as _merged
 from projections.read_model_schema import (
     SCHEMA,
@@ -38,7 +48,12 @@ from projections.read_model_schema import (
     prepare_schema,
 )
 from projections.snapshots import SnapshotSchedule, prepare_writer, publish
+from projections.value_records import ClvScore
+from projections.value_tiers import ValueTierChanged
 from projections.view_records import AliasRecord
+
+if TYPE_CHECKING:
+    from projections.clv import FittedModels
 
 __all__ = [
     "SCHEMA",
@@ -126,6 +141,7 @@ class DuckDBProjectionStore:
     def _write(self, diff: Changes, offsets: Mapping[TopicPartition, int]) -> None:
         execute = self._conn.execute
         loyalty_store.write_loyalty(self._conn, diff)
+        value_store.write_values(self._conn, diff)
         if unviewed := diff.unviewed():
             execute("DELETE FROM customer_view WHERE list_contains(?, customer_id)", [unviewed])
         if unaliased := diff.unaliased():
@@ -194,6 +210,18 @@ class DuckDBProjectionStore:
 
     def transitions_of(self, customer_id: str) -> list[LoyaltyStageChanged]:
         return loyalty_store.transitions_of(self._conn, customer_id)
+
+    def tier_of(self, customer_id: str) -> StoredTier | None:
+        return value_store.tier_of(self._conn, customer_id)
+
+    def tier_changes_of(self, customer_id: str) -> list[ValueTierChanged]:
+        return value_store.tier_changes_of(self._conn, customer_id)
+
+    def clv_of(self, customer_id: str) -> ClvScore | None:
+        return value_store.clv_of(self._conn, customer_id)
+
+    def clv_fits(self) -> list[FittedModels]:
+        return value_store.clv_fits(self._conn)
 
     def close(self) -> None:
         """Publish a last snapshot (with ``publish_to``) and close the file."""

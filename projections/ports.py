@@ -1,12 +1,16 @@
-"""The ``ProjectionStore`` port (where the records of ``customer-views``, ``loyalty-stages``
-and ``loyalty-stage-changes`` are materialized), what one batch changes, and
-``InMemoryProjectionStore``, the test double.
+"""The ``ProjectionStore`` port (where the records of ``customer-views``, ``loyalty-stages``,
+``loyalty-stage-changes``, ``value-tiers``, ``value-tier-changes``, ``clv-scores`` and
+``clv-fits`` are materialized), what one batch changes, and ``InMemoryProjectionStore``,
+the test double.
 
 The semantics every store shares: on a compacted topic the latest record of a
 customer id decides what the store holds for it (a view row, an alias, or
 nothing; a current stage, or nothing), independently per topic; a stage change
 of the history is stored once per ``(customer_id, occurred_at)`` and never
-deleted; a batch and the consumed offsets are applied atomically; a record
+deleted; likewise the latest ``value-tiers`` and ``clv-scores`` record of a customer
+decides its tier and score (or nothing), a tier change of the history is stored
+once per ``(partition, offset)`` it was read at and a fit once per ``fitted_at``,
+never deleted; a batch and the consumed offsets are applied atomically; a record
 below its partition's stored offset was applied already and is ignored, so
 applying a batch twice is applying it once.
 
@@ -19,15 +23,27 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from uuid import UUID
 
 from projections.loyalty import LoyaltyStageChanged, Stage
 from projections.loyalty_records import CurrentStage, LoyaltyRecord, StageCleared, StageTransition
+from projections.value_records import (
+    ClvFit,
+    ClvScore,
+    CurrentTier,
+    TierChange,
+    TierCleared,
+    ValueRecord,
+)
+from projections.value_tiers import Tier, ValueTierChanged
 from projections.view_records import AliasRecord, Record, Tombstone, ViewRecord, check_row
 
+if TYPE_CHECKING:
+    from projections.clv import FittedModels
+
 TopicPartition = tuple[str, int]  # (topic, partition)
-StoreRecord = Record | LoyaltyRecord  # what a decoder of any consumed topic returns
+StoreRecord = Record | LoyaltyRecord | ValueRecord  # what a decoder of any topic returns
 
 
 class Logged(NamedTuple):
@@ -60,6 +76,18 @@ class StoredStage:
     offset: int
 
 
+@dataclass(frozen=True, slots=True)
+class StoredTier:
+    """A customer's current value tier as stored: ``value_minor``, ``rank`` (None: unranked)
+    and ``population`` as of the ``value-tiers`` record that wrote it, read at ``offset``."""
+
+    tier: Tier
+    value_minor: int
+    rank: int | None
+    population: int
+    offset: int
+
+
 class ProjectionStore(Protocol):
     """Where customer views and loyalty stages are materialized, with the offsets consumed
     to get there."""
@@ -82,6 +110,16 @@ class ProjectionStore(Protocol):
     def transitions_of(self, customer_id: str) -> list[LoyaltyStageChanged]:
         """The customer's stored stage changes, oldest first."""
 
+    def tier_of(self, customer_id: str) -> StoredTier | None: ...
+
+    def tier_changes_of(self, customer_id: str) -> list[ValueTierChanged]:
+        """The customer's stored tier changes, in log order."""
+
+    def clv_of(self, customer_id: str) -> ClvScore | None: ...
+
+    def clv_fits(self) -> list[FittedModels]:
+        """Every stored fit, oldest ``fitted_at`` first."""
+
     def close(self) -> None: ...
 
 
@@ -98,6 +136,12 @@ class Changes:
     stages: dict[str, tuple[LoyaltyStageChanged, int]] = field(default_factory=dict)
     unstaged: set[str] = field(default_factory=set)  # ids whose stage row must go
     transitions: dict[tuple[str, datetime], LoyaltyStageChanged] = field(default_factory=dict)
+    tiers: dict[str, tuple[ValueTierChanged, int]] = field(default_factory=dict)  # with offset
+    untiered: set[str] = field(default_factory=set)  # ids whose tier row must go
+    tier_changes: dict[tuple[int, int], ValueTierChanged] = field(default_factory=dict)
+    scores: dict[str, tuple[ClvScore, int]] = field(default_factory=dict)  # with offset
+    unscored: set[str] = field(default_factory=set)  # ids whose clv row must go
+    fits: dict[datetime, FittedModels] = field(default_factory=dict)
 
     def unviewed(self) -> list[str]:
         """Ids whose view row must go: aliased or deleted."""
@@ -114,6 +158,9 @@ def changes_of(batch: Sequence[Logged], stored: Mapping[TopicPartition, int]) ->
     for topic, partition, offset, record in batch:
         if offset < stored.get((topic, partition), 0):
             continue  # applied in an earlier batch
+        if isinstance(record, ValueRecord):
+            _value_change(out, partition, offset, record)
+            continue
         key = record.customer_id
         if isinstance(record, StageTransition):
             out.transitions[record.key] = record.change  # a repeat is the same row
@@ -141,6 +188,29 @@ def changes_of(batch: Sequence[Logged], stored: Mapping[TopicPartition, int]) ->
     return out
 
 
+def _value_change(out: Changes, partition: int, offset: int, record: ValueRecord) -> None:
+    if isinstance(record, TierChange):
+        out.tier_changes[(partition, offset)] = record.change
+    elif isinstance(record, ClvFit):
+        out.fits[record.fitted_at] = record.models  # a repeat is the same row
+    elif isinstance(record, CurrentTier | TierCleared):
+        key = record.customer_id
+        out.tiers.pop(key, None)
+        out.untiered.discard(key)
+        if isinstance(record, CurrentTier):
+            out.tiers[key] = (record.change, offset)
+        else:
+            out.untiered.add(key)
+    else:
+        key = record.customer_id
+        out.scores.pop(key, None)
+        out.unscored.discard(key)
+        if isinstance(record, ClvScore):
+            out.scores[key] = (record, offset)
+        else:
+            out.unscored.add(key)
+
+
 def merged_offsets(
     stored: Mapping[TopicPartition, int], offsets: Mapping[TopicPartition, int]
 ) -> dict[TopicPartition, int]:
@@ -162,6 +232,10 @@ class InMemoryProjectionStore:
         self._watermark: datetime | None = None
         self._stages: dict[str, StoredStage] = {}
         self._transitions: dict[tuple[str, datetime], LoyaltyStageChanged] = {}
+        self._tiers: dict[str, StoredTier] = {}
+        self._tier_changes: dict[tuple[int, int], ValueTierChanged] = {}
+        self._scores: dict[str, ClvScore] = {}
+        self._fits: dict[datetime, FittedModels] = {}
 
     def apply(self, batch: Sequence[Logged], offsets: Mapping[TopicPartition, int]) -> None:
         diff = changes_of(batch, self._offsets)
@@ -181,6 +255,14 @@ class InMemoryProjectionStore:
             self._stages.pop(key, None)
         self._stages.update({key: stored_stage(*pair) for key, pair in diff.stages.items()})
         self._transitions.update(diff.transitions)
+        for key in diff.untiered:
+            self._tiers.pop(key, None)
+        self._tiers.update({key: stored_tier(*pair) for key, pair in diff.tiers.items()})
+        self._tier_changes.update(diff.tier_changes)
+        for key in diff.unscored:
+            self._scores.pop(key, None)
+        self._scores.update({key: score for key, (score, _) in diff.scores.items()})
+        self._fits.update(diff.fits)
         self._offsets = merged_offsets(self._offsets, offsets)
 
     def offsets(self) -> dict[TopicPartition, int]:
@@ -202,6 +284,18 @@ class InMemoryProjectionStore:
         found = [c for (who, _), c in self._transitions.items() if who == customer_id]
         return sorted(found, key=lambda change: change.occurred_at)
 
+    def tier_of(self, customer_id: str) -> StoredTier | None:
+        return self._tiers.get(customer_id)
+
+    def tier_changes_of(self, customer_id: str) -> list[ValueTierChanged]:
+        return [c for _, c in sorted(self._tier_changes.items()) if c.customer_id == customer_id]
+
+    def clv_of(self, customer_id: str) -> ClvScore | None:
+        return self._scores.get(customer_id)
+
+    def clv_fits(self) -> list[FittedModels]:
+        return [self._fits[at] for at in sorted(self._fits)]
+
     def close(self) -> None:
         pass
 
@@ -211,3 +305,10 @@ def stored_stage(change: LoyaltyStageChanged, offset: int) -> StoredStage:
     return StoredStage(
         change.to_stage, change.reason, change.occurred_at, change.trigger_event_id, offset
     )
+
+
+def stored_tier(change: ValueTierChanged, offset: int) -> StoredTier:
+    """What a store holds for the current-tier record ``change`` (``to_tier`` set) read at
+    ``offset``."""
+    assert change.to_tier is not None  # decode_tier_record makes a cleared tier TierCleared
+    return StoredTier(change.to_tier, change.value_minor, change.rank, change.population, offset)

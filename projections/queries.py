@@ -6,9 +6,11 @@ number of processes may do so while the materializer writes.
 
 ``customer`` (a view, following aliases), ``run_query``, ``summary``; and the
 loyalty side: ``funnel`` (customers per stage, shares, ladder conversion),
-``current_stage`` and ``stage_history``. A snapshot published before the read
-model had loyalty tables (schema version 1) has none: ``has_loyalty`` says so,
-and the loyalty queries raise ``ReadModelOutdated``.
+``current_stage`` and ``stage_history``; the value side: ``tiers`` (the customer
+pyramid and the 80/20 check), ``value_tier`` and ``clv_of``. A snapshot
+published before the read model had loyalty tables (schema version 1) or value
+tables (before version 3) has none: ``has_loyalty`` and ``has_values`` say so,
+and their queries raise ``ReadModelOutdated``.
 
 May import: duckdb, projections, stdlib.
 """
@@ -17,15 +19,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from projections import loyalty_store
+from projections import loyalty_store, value_store
 from projections.duckdb_store import VIEW_NAMES, WATERMARK_KEY
 from projections.loyalty import LADDER, LoyaltyStageChanged, Stage
-from projections.ports import StoredStage
+from projections.ports import StoredStage, StoredTier
+from projections.value_records import ClvScore
+from projections.value_tiers import DEFAULT_RULES, TIERS, Tier
 from projections.view_records import AliasRecord
 
 MAX_ALIAS_HOPS = 32
@@ -234,6 +239,109 @@ def _require_loyalty(conn: duckdb.DuckDBPyConnection) -> None:
         raise ReadModelOutdated(
             "the read model has no loyalty tables yet (published by an older materializer): "
             "run `touchpoint materialize --until-idle` to migrate it"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TierRow:
+    """One tier of the pyramid: the customers whose current tier it is, the value they hold
+    (values <= 0 count as 0), and their shares of all customers with a tier and of the
+    total value (None: 0 / 0)."""
+
+    tier: Tier
+    customers: int
+    value_minor: int
+    customer_share: float | None
+    value_share: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pyramid:
+    """``tiers`` (vip, key, regular, small) over ``customers`` (rows of ``value_tier``), of
+    whom ``ranked`` have a value above 0; ``pareto_share``: share of the total value held
+    by the top 20% of the ranked customers (None: no value at all)."""
+
+    customers: int
+    ranked: int
+    total_value_minor: int
+    pareto_share: float | None
+    tiers: tuple[TierRow, ...]
+
+
+_TIERS = (
+    "SELECT tier, count(*), coalesce(sum(greatest(value_minor, 0)), 0) FROM value_tier "
+    "GROUP BY tier"
+)
+# Ranks as TierBook gives them (value descending, then the smaller id), recomputed over the
+# stored values; the top floor(n * num / den) of the n ranked customers.
+_PARETO = """
+WITH ranked AS (
+    SELECT value_minor, row_number() OVER (ORDER BY value_minor DESC, customer_id) AS r,
+           count(*) OVER () AS n
+    FROM value_tier WHERE value_minor > 0
+)
+SELECT coalesce(sum(value_minor) FILTER (WHERE r <= n * ? // ?), 0), coalesce(sum(value_minor), 0)
+FROM ranked
+"""
+
+
+def tiers(conn: duckdb.DuckDBPyConnection) -> Pyramid:
+    """The customer pyramid from the current tiers in ``value_tier``, and the 80/20 check.
+
+    Per tier: customers whose current tier it is, the value they hold (their stored
+    ``value_minor``, values <= 0 as 0), customers / all customers with a tier, value / the
+    total value. ``pareto_share``: the customers with a value above 0 are ranked by value
+    (highest first, ties to the smaller id, as ``TierBook`` ranks them); the share of the
+    total value held by ranks 1 .. floor(0.20 n).
+    """
+    _require_values(conn)
+    found = {str(tier): (int(n), int(value)) for tier, n, value in conn.execute(_TIERS).fetchall()}
+    customers = sum(n for n, _ in found.values())
+    total = sum(value for _, value in found.values())
+    rows = tuple(
+        TierRow(tier, n, value, _ratio(n, customers), _ratio(value, total))
+        for tier in TIERS
+        for n, value in [found.get(tier.value, (0, 0))]
+    )
+    num, den = Fraction(str(DEFAULT_RULES.regular_share)).as_integer_ratio()
+    top, held = conn.execute(_PARETO, [num, den]).fetchone() or (0, 0)
+    ranked = conn.execute("SELECT count(*) FROM value_tier WHERE value_minor > 0").fetchone()
+    return Pyramid(
+        customers,
+        0 if ranked is None else int(ranked[0]),
+        total,
+        _ratio(int(top), int(held)),
+        rows,
+    )
+
+
+def value_tier(conn: duckdb.DuckDBPyConnection, customer_id: str) -> StoredTier | None:
+    """The current value tier of ``customer_id`` (no alias following); None: none."""
+    _require_values(conn)
+    return value_store.tier_of(conn, customer_id)
+
+
+def clv_of(conn: duckdb.DuckDBPyConnection, customer_id: str) -> ClvScore | None:
+    """The latest CLV scores of ``customer_id`` (no alias following); None: none."""
+    _require_values(conn)
+    return value_store.clv_of(conn, customer_id)
+
+
+def has_values(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the snapshot has the value tables (read model schema version 3 on)."""
+    found = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND list_contains(?, table_name)",
+        [list(value_store.VALUE_TABLES)],
+    ).fetchone()
+    return found is not None and found[0] == len(value_store.VALUE_TABLES)
+
+
+def _require_values(conn: duckdb.DuckDBPyConnection) -> None:
+    if not has_values(conn):
+        raise ReadModelOutdated(
+            "the read model has no value tier or CLV tables yet (published by an older "
+            "materializer): run `touchpoint materialize --until-idle` to migrate it"
         )
 
 

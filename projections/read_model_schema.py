@@ -5,10 +5,11 @@
 writer opens a file:
 
 - a new (or foreign) file gets every table and the current version;
-- version 1 (no ``read_model_schema`` table, written before loyalty stages) is
-  migrated in one transaction: the loyalty tables are added, the rest is kept.
-  The loyalty topics have no stored offsets then, so the materializer reads
-  them from their beginning while ``customer-views`` resumes where it was;
+- version 1 (no ``read_model_schema`` table, written before loyalty stages) and
+  version 2 (before value tiers and CLV) are migrated in one transaction: the
+  missing tables (loyalty, value) are added, the rest is kept. The new tables'
+  topics have no stored offsets then, so the materializer reads them from
+  their beginning while the other topics resume where they were;
 - a file of a newer version, or whose tables have other columns or types than
   this version creates, is refused (``ReadModelSchemaError``) with the advice
   to remove it and rebuild from the topics.
@@ -27,10 +28,12 @@ import duckdb
 
 from projections.customer_view_table import VIEW_COLUMNS
 from projections.loyalty_store import LOYALTY_SCHEMA
+from projections.value_store import VALUE_SCHEMA
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 1: customer views only; 2: + loyalty_stage, loyalty_transitions
+SCHEMA_VERSION = 3  # 1: customer views only; 2: + loyalty_stage, loyalty_transitions;
+# 3: + value_tier, value_tier_changes, clv, clv_fits
 VERSION_TABLE = "read_model_schema"
 VIEW_NAMES = tuple(name for name, _, _ in VIEW_COLUMNS)
 
@@ -45,6 +48,7 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS pipeline_watermark (projection VARCHAR PRIMARY KEY, "
     "as_of TIMESTAMPTZ NOT NULL)",
     *LOYALTY_SCHEMA,
+    *VALUE_SCHEMA,
     f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version INTEGER NOT NULL)",
 )
 
@@ -64,7 +68,7 @@ class ReadModelSchemaError(RuntimeError):
 
 def prepare_schema(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Give the file at ``path`` (open on ``conn``) the current tables, migrating a
-    version-1 file; refuse a file this version cannot use."""
+    version-1 or -2 file; refuse a file this version cannot use."""
     found = _tables(conn)
     version = _version(conn, found)
     if version > SCHEMA_VERSION:

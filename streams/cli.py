@@ -14,6 +14,7 @@ from typing import IO, Any
 import click
 from rich.table import Table
 
+from streams.cli_fit import fit
 from streams.cli_options import with_settings
 from streams.cli_output import (
     console,
@@ -207,5 +208,6 @@ def schemas_export(directory: Path) -> None:
 
 main.add_command(demo)
 main.add_command(worker)
+main.add_command(fit)
 for command in READ_COMMANDS:  # customer, query, materialize (docs/read-model.md)
     main.add_command(command)

@@ -1,6 +1,7 @@
-"""The read side of the command line: ``customer``, ``funnel``, ``query`` and ``materialize``.
+"""The read side of the command line: ``customer``, ``funnel``, ``tiers``, ``query`` and
+``materialize``.
 
-``customer``, ``funnel`` and ``query`` read the published snapshot (read-only,
+``customer``, ``funnel``, ``tiers`` and ``query`` read the published snapshot (read-only,
 never the writer's file), so they work while a materializer runs;
 ``materialize`` is that one writer (docs/read-model.md). The tables they print
 are drawn by streams.cli_tables.
@@ -24,7 +25,8 @@ from rich.table import Table
 
 from projections import queries
 from projections.loyalty import LoyaltyStageChanged
-from projections.ports import StoredStage
+from projections.ports import StoredStage, StoredTier
+from projections.value_records import ClvScore
 from streams import cli_tables
 from streams.cli_options import with_settings
 from streams.cli_output import console, kafka_errors, out
@@ -58,6 +60,7 @@ def customer(settings: Settings, customer_id: str, as_json: bool) -> None:
             return
         found = _lookup(conn, customer_id)
         stage, changes = _loyalty(conn, found.customer_id)
+        tier, score = _value(conn, found.customer_id)
     body = {
         "requested_id": found.requested_id,
         "customer_id": found.customer_id,
@@ -67,6 +70,8 @@ def customer(settings: Settings, customer_id: str, as_json: bool) -> None:
         "view": found.view,
         "loyalty_stage": cli_tables.stage_json(stage),
         "stage_changes": [cli_tables.change_json(change) for change in changes],
+        "value_tier": cli_tables.tier_json(tier),
+        "clv": cli_tables.clv_json(score),
     }
     click.echo(json.dumps(body, indent=2, default=str))
 
@@ -83,7 +88,10 @@ def print_customer(conn: duckdb.DuckDBPyConnection, customer_id: str) -> None:
         raise click.ClickException(f"{found.customer_id} has no view in the read model yet")
     aliases = sorted({*found.view["aliases"], *found.merged_ids})
     tables = cli_tables.view_tables({**found.view, "aliases": aliases})
-    tables[1:1] = cli_tables.loyalty_tables(*_loyalty(conn, found.customer_id))
+    tables[1:1] = [
+        *cli_tables.loyalty_tables(*_loyalty(conn, found.customer_id)),
+        *cli_tables.value_tables(*_value(conn, found.customer_id)),
+    ]
     for table in tables:
         out.print(table)
 
@@ -96,6 +104,15 @@ def _loyalty(
         return None, []
     changes = queries.stage_history(conn, customer_id, limit=STAGE_CHANGES_SHOWN)
     return queries.current_stage(conn, customer_id), changes
+
+
+def _value(
+    conn: duckdb.DuckDBPyConnection, customer_id: str
+) -> tuple[StoredTier | None, ClvScore | None]:
+    """The customer's value tier and CLV scores (none in an older read model)."""
+    if not queries.has_values(conn):
+        return None, None
+    return queries.value_tier(conn, customer_id), queries.clv_of(conn, customer_id)
 
 
 def _lookup(conn: duckdb.DuckDBPyConnection, customer_id: str) -> queries.CustomerLookup:
@@ -126,6 +143,25 @@ def funnel(settings: Settings, as_json: bool) -> None:
         return
     out.print(cli_tables.funnel_table(steps))
     console.print(f"{sum(step.customers for step in steps):,} customers with a loyalty stage")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the pyramid as JSON.")
+@with_settings
+def tiers(settings: Settings, as_json: bool) -> None:
+    """Show the customer pyramid: customers and value per value tier (vip, key, regular,
+    small), their shares, and the 80/20 check (share of the value held by the top 20% of
+    the customers with a value; docs/read-model.md)."""
+    with _read_model(settings) as conn:
+        try:
+            pyramid = queries.tiers(conn)
+        except queries.ReadModelOutdated as exc:
+            raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(cli_tables.pyramid_json(pyramid), indent=2))
+        return
+    out.print(cli_tables.pyramid_table(pyramid))
+    console.print(cli_tables.pareto_line(pyramid))
 
 
 @click.command()
@@ -170,8 +206,9 @@ def query(settings: Settings, sql: str, as_json: bool, as_csv: bool) -> None:
 def materialize(
     settings: Settings, until_idle: bool, timeout: float, snapshot_interval: float
 ) -> None:
-    """Run the materializer alone: customer-views, loyalty-stages and loyalty-stage-changes
-    into the DuckDB read model at --db.
+    """Run the materializer alone: customer-views, loyalty-stages, loyalty-stage-changes,
+    value-tiers, value-tier-changes, clv-scores and clv-fits into the DuckDB read model
+    at --db.
 
     Writes <db>.writer and publishes read-only snapshots at <db>. One per read model:
     `touchpoint worker` runs one in-process unless started with --no-materialize.
@@ -214,4 +251,4 @@ def _run(materializer: Any, until_idle: bool, timeout: float) -> None:
     materializer.run_forever(stop)
 
 
-READ_COMMANDS = (customer, funnel, query, materialize)
+READ_COMMANDS = (customer, funnel, tiers, query, materialize)

@@ -1,5 +1,5 @@
 """Rich tables of the read model for the command line: a customer's view, loyalty stage
-and stage changes, and the loyalty funnel."""
+and stage changes, value tier and CLV; the loyalty funnel and the customer pyramid."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from rich.table import Table
 
 from projections.customer_fold import money
 from projections.loyalty import LoyaltyStageChanged
-from projections.ports import StoredStage
-from projections.queries import FunnelStep
+from projections.ports import StoredStage, StoredTier
+from projections.queries import FunnelStep, Pyramid
+from projections.value_records import ClvScore
 
 
 def facts_table(title: str, pairs: Iterable[tuple[str, object]]) -> Table:
@@ -146,3 +147,84 @@ def funnel_table(steps: Sequence[FunnelStep]) -> Table:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
+
+
+def value_tables(tier: StoredTier | None, score: ClvScore | None) -> list[Table]:
+    """The value tier and the CLV scores, each when there is one."""
+    tables = []
+    if tier is not None:
+        rank = "unranked" if tier.rank is None else f"{tier.rank:,} of {tier.population:,}"
+        tables.append(facts_table("value tier", [
+            ("tier", tier.tier.value), ("rank", rank), ("value", f"{tier.value_minor:,} (minor)"),
+        ]))  # fmt: skip
+    if score is not None:
+
+        def cash(minor: float | None) -> str | None:
+            return None if minor is None else money(round(minor), score.currency)
+
+        tables.append(facts_table("lifetime value", [
+            ("p(alive)", f"{score.p_alive:.1%}"),
+            ("expected purchases 90 d", f"{score.expected_purchases_90d:.2f}"),
+            ("expected spend", cash(score.expected_spend_minor)),
+            (f"CLV {score.horizon_months} months", cash(score.clv_minor)),
+            ("fitted at", score.fitted_at.isoformat()),
+        ]))  # fmt: skip
+    return tables
+
+
+def tier_json(tier: StoredTier | None) -> dict[str, Any] | None:
+    if tier is None:
+        return None
+    return {
+        "tier": tier.tier.value,
+        "value_minor": tier.value_minor,
+        "rank": tier.rank,
+        "population": tier.population,
+    }
+
+
+def clv_json(score: ClvScore | None) -> dict[str, Any] | None:
+    if score is None:
+        return None
+    body = score.to_dict()
+    return {k: v for k, v in body.items() if k not in ("type", "version", "customer_id")}
+
+
+def pyramid_json(pyramid: Pyramid) -> dict[str, Any]:
+    return {
+        "customers": pyramid.customers,
+        "ranked": pyramid.ranked,
+        "total_value_minor": pyramid.total_value_minor,
+        "pareto_share": pyramid.pareto_share,
+        "tiers": [
+            {
+                "tier": row.tier.value,
+                "customers": row.customers,
+                "value_minor": row.value_minor,
+                "customer_share": row.customer_share,
+                "value_share": row.value_share,
+            }
+            for row in pyramid.tiers
+        ],
+    }
+
+
+def pyramid_table(pyramid: Pyramid) -> Table:
+    """Tiers from the top: customers, value (minor units), shares of customers and value."""
+    table = Table("tier", "customers", "value (minor)", "of customers", "of value",
+                  title="customer pyramid", title_justify="left")  # fmt: skip
+    for column in table.columns[1:]:
+        column.justify = "right"
+    for row in pyramid.tiers:
+        table.add_row(row.tier.value, f"{row.customers:,}", f"{row.value_minor:,}",
+                      _percent(row.customer_share), _percent(row.value_share))  # fmt: skip
+    return table
+
+
+def pareto_line(pyramid: Pyramid) -> str:
+    """The 80/20 check in words."""
+    return (
+        f"80/20: the top 20% of {pyramid.ranked:,} ranked customers hold "
+        f"{_percent(pyramid.pareto_share)} of the value ({pyramid.customers:,} customers "
+        "with a tier)"
+    )

@@ -108,7 +108,37 @@ def _run_pipeline(settings: Settings) -> None:
     with Materializer(settings) as materializer:
         records = materializer.run_until_caught_up(timeout=300)
     console.print(f"materializer: {records:,} records into {settings.db}")
+    _fit_lifetime_value(settings)
 
+
+def _fit_lifetime_value(settings: Settings) -> None:
+    """What `touchpoint fit` does, then the materializer stores the scores."""
+    from projections import queries
+    from streams.clv_job import ClvJob, fit_from_read_model, publish
+    from streams.materializer import Materializer
+
+    conn = queries.open_read_model(settings.db)
+    try:
+        outcome = fit_from_read_model(conn, settings, ClvJob())
+    finally:
+        conn.close()
+    publish(settings, outcome)
+    with Materializer(settings) as materializer:
+        materializer.run_until_caught_up(timeout=300)
+    bg = outcome.models.bgnbd.params
+    console.print(
+        f"lifetime value: BG/NBD and Gamma-Gamma fitted on {outcome.customers:,} buyers "
+        f"(r={bg.r:.3g}, alpha={bg.alpha:.3g}, a={bg.a:.3g}, b={bg.b:.3g})"
+    )
+
+
+TOP_CLV_SQL = """
+SELECT c.customer_id, t.tier, round(c.p_alive, 3) AS p_alive,
+       round(c.expected_purchases_90d, 2) AS purchases_90d,
+       round(c.clv_minor / 100, 2) AS clv, c.currency
+FROM clv c JOIN value_tier t USING (customer_id)
+ORDER BY c.clv_minor DESC NULLS LAST LIMIT 5
+"""
 
 DEMO_PICKS = (
     ("a person known under two customer ids", "len(aliases) > 0 ORDER BY customer_id"),
@@ -130,6 +160,14 @@ def _show_read_model(settings: Settings) -> None:
             table.add_row(name, str(value))
         out.print(table)
         out.print(cli_tables.funnel_table(queries.funnel(conn)))
+        pyramid = queries.tiers(conn)
+        out.print(cli_tables.pyramid_table(pyramid))
+        out.print(cli_tables.pareto_line(pyramid))
+        top = queries.run_query(conn, TOP_CLV_SQL)
+        table = Table(*top.columns, title="highest predicted lifetime value")
+        for row in top.rows:
+            table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+        out.print(table)
         for title, condition in DEMO_PICKS:
             sql = f"SELECT customer_id FROM customer_view WHERE {condition} LIMIT 1"
             rows = queries.run_query(conn, sql).rows
@@ -140,7 +178,7 @@ def _show_read_model(settings: Settings) -> None:
         conn.close()
     out.print(
         f"explore: touchpoint customer ID --db {settings.db}, "
-        f"touchpoint funnel --db {settings.db}, "
+        f"touchpoint funnel --db {settings.db}, touchpoint tiers --db {settings.db}, "
         f'touchpoint query "SELECT * FROM customer_view LIMIT 5" --db {settings.db}'
     )
 

@@ -1,7 +1,8 @@
-"""The materializer: ``customer-views``, ``loyalty-stages`` and ``loyalty-stage-changes``
-into the DuckDB read model, exactly once.
+"""The materializer: ``customer-views``, ``loyalty-stages``, ``loyalty-stage-changes``,
+``value-tiers``, ``value-tier-changes``, ``clv-scores`` and ``clv-fits`` into the DuckDB
+read model, exactly once.
 
-One writer, no consumer group: every partition of the three topics is
+One writer, no consumer group: every partition of the seven topics is
 assigned by hand and the offsets live only in the store. Each poll is one
 micro-batch: its records, whatever their topics, and every consumed offset are
 applied in one store transaction (docs/read-model.md). On start each partition
@@ -10,7 +11,7 @@ and applies nothing twice.
 
 Each topic has its decoder (``SOURCES``), which returns typed records for the
 store. On a compacted topic only the newest record of each customer in a poll
-batch is decoded (what compaction would keep); on the history topic every
+batch is decoded (what compaction would keep); on a history topic every
 record counts. A record that cannot be decoded is logged, counted in
 ``stats.skipped`` and stepped over (the customer's previous record stands):
 one bad record must not stop the read model.
@@ -34,6 +35,13 @@ from projections.loyalty_records import (
     decode_transition_record,
 )
 from projections.ports import Logged, ProjectionStore, StoreRecord
+from projections.value_records import (
+    ValueRecordError,
+    decode_clv_fit_record,
+    decode_clv_record,
+    decode_tier_change_record,
+    decode_tier_record,
+)
 from projections.view_records import ViewRecordError, decode_view_record
 from streams import kafka_clients
 from streams.settings import Settings
@@ -42,7 +50,8 @@ from streams.topics import CUSTOMER_VIEWS, LOYALTY_CHANGES, LOYALTY_STAGES
 log = logging.getLogger(__name__)
 
 Decoder = Callable[[bytes | None, bytes | None], StoreRecord]  # (value, key) -> record
-DECODE_ERRORS = (ViewRecordError, LoyaltyRecordError)  # what a decoder raises for a bad record
+# what a decoder raises for a bad record
+DECODE_ERRORS = (ViewRecordError, LoyaltyRecordError, ValueRecordError)
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,10 @@ SOURCES = (
     Source(CUSTOMER_VIEWS, decode_view_record, latest_only=True),
     Source(LOYALTY_STAGES, decode_stage_record, latest_only=True),
     Source(LOYALTY_CHANGES, decode_transition_record, latest_only=False),
+    Source("value-tiers", decode_tier_record, latest_only=True),
+    Source("value-tier-changes", decode_tier_change_record, latest_only=False),
+    Source("clv-scores", decode_clv_record, latest_only=True),
+    Source("clv-fits", decode_clv_fit_record, latest_only=False),
 )
 
 

@@ -57,16 +57,28 @@ class TierResolver:
                     latest[record.key.decode()] = value
         return TierBook.from_values(latest)
 
-    def apply(self, records: list[SourceRecord]) -> list[ValueTierChanged]:
-        assert self._book is not None, "restore first"
+    def apply(
+        self, records: list[SourceRecord]
+    ) -> tuple[list[ValueTierChanged], dict[str, ValueTierChanged | None]]:
+        """The tier changes the records cause (the history), and the current record of
+        every customer whose value or tier they touched (None: left the ranking), so the
+        read model's value and rank stay fresh even when the tier does not change."""
+        book = self._book
+        assert book is not None, "restore first"
         changes: list[ValueTierChanged] = []
         for record in records:
             customer, value = (record.key or b"").decode(), decode_value(record.value)
-            if value is None:
-                changes.extend(self._book.remove(customer))
-            else:
-                changes.extend(self._book.update(customer, value))
-        return changes
+            changes.extend(book.remove(customer) if value is None else book.update(customer, value))
+        touched = {change.customer_id for change in changes}
+        touched.update((record.key or b"").decode() for record in records)
+        current: dict[str, ValueTierChanged | None] = {}
+        for customer in sorted(touched):
+            tier = book.tier_of(customer)
+            current[customer] = None if tier is None else ValueTierChanged(
+                customer, tier, tier, book.value_of(customer) or 0, book.rank_of(customer),
+                book.population,
+            )  # fmt: skip
+        return changes, current
 
     def forget(self) -> None:
         self._book = None

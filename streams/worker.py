@@ -25,7 +25,6 @@ from projections.customer_facts import to_datetime
 from projections.customer_value import customer_value
 from projections.identity import IdentityClaim, decode_claim, encode_claim
 from projections.loyalty import DEFAULT_RULES, DueQueue, due_at
-from projections.value_tiers import ValueTierChanged
 from projections.view_records import encode_alias_record, encode_view_record
 from streams import kafka_clients
 from streams.identity_resolver import IdentityResolver
@@ -166,17 +165,15 @@ class ProcessingWorker:
 
     async def _tiers(self, records: list[SourceRecord]) -> None:
         await self.tiers.ensure_restored(records[0].offset)
-        latest: dict[str, ValueTierChanged] = {}
-        for change in self.tiers.apply(records):
-            key = change.customer_id.encode()
-            self._send(VALUE_TIER_CHANGES, key, change.to_json())
-            latest[change.customer_id] = change
-            self.stats.tier_changes += 1
-        for customer, change in latest.items():
-            if change.to_tier is None:
+        changes, current = self.tiers.apply(records)
+        for change in changes:
+            self._send(VALUE_TIER_CHANGES, change.customer_id.encode(), change.to_json())
+        self.stats.tier_changes += len(changes)
+        for customer, record in current.items():
+            if record is None:
                 self._send_tombstone(VALUE_TIERS, customer.encode())
             else:
-                self._send(VALUE_TIERS, customer.encode(), change.to_json())
+                self._send(VALUE_TIERS, customer.encode(), record.to_json())
 
     async def _aliases(self, records: list[SourceRecord]) -> None:
         for record in records:

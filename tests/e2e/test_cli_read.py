@@ -1,4 +1,4 @@
-"""`touchpoint customer`, `funnel`, `query` and `materialize` as a user runs them."""
+"""`touchpoint customer`, `funnel`, `tiers`, `query` and `materialize` as a user runs them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from projections.duckdb_store import DuckDBProjectionStore
 from projections.loyalty import LoyaltyStageChanged, Stage
 from projections.loyalty_records import StageCleared
 from projections.ports import StoreRecord
+from projections.value_tiers import TierBook, ValueTierChanged
 from projections.view_records import encode_view_record
 from streams import kafka_clients
 from streams.cli import main
@@ -24,11 +25,14 @@ from streams.topics import CUSTOMER_VIEWS, create_topics
 from tests.builders import eid
 from tests.unit.test_projection_store_contract import (
     a_change,
+    a_score,
     a_version_1_file,
     a_view,
     alias_record,
     current,
+    current_tier,
     logged,
+    tier_history,
     transition,
     view_record,
 )
@@ -272,3 +276,79 @@ def test_materialize_until_idle_then_query(settings: Settings, cli_env: dict[str
     assert "read 4 records" in done.stderr
     listed = run("query", "SELECT customer_id FROM customer_view ORDER BY 1", "--csv")
     assert listed.stdout.split() == ["customer_id", "C1", "C3"]
+
+
+VALUES = {f"V{k:02d}": 100 * k for k in range(1, 11)} | {"V00": 0}  # ten ranked, one not
+
+
+@pytest.fixture
+def tiers_db(tmp_path: Path) -> Path:
+    """The tier changes a TierBook emits for VALUES, on both value topics (the latest per
+    customer on value-tiers), and V10's CLV scores."""
+    book, changes = TierBook(), list[ValueTierChanged]()
+    for customer, value in VALUES.items():
+        changes += book.update(customer, value)
+    latest: dict[str, ValueTierChanged] = {c.customer_id: c for c in changes}
+    records: list[StoreRecord] = [
+        *map(tier_history, changes),
+        *map(current_tier, latest.values()),
+        a_score("V10", clv=98765.4),
+    ]
+    with DuckDBProjectionStore.open_writer(tmp_path / "rm.duckdb") as store:
+        store.apply(logged(*records), {})
+    return tmp_path / "rm.duckdb"
+
+
+def test_tiers_as_json(tiers_db: Path) -> None:
+    result = touchpoint("tiers", "--json", "--db", str(tiers_db))
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert (body["customers"], body["ranked"], body["total_value_minor"]) == (11, 10, 5500)
+    assert body["pareto_share"] == pytest.approx(1900 / 5500)  # V10 + V09 of ten ranked
+    assert body["tiers"] == [
+        {"tier": "vip", "customers": 0, "value_minor": 0, "customer_share": 0.0,
+         "value_share": 0.0},
+        {"tier": "key", "customers": 0, "value_minor": 0, "customer_share": 0.0,
+         "value_share": 0.0},
+        {"tier": "regular", "customers": 2, "value_minor": 1900, "customer_share": 2 / 11,
+         "value_share": 1900 / 5500},
+        {"tier": "small", "customers": 9, "value_minor": 3600, "customer_share": 9 / 11,
+         "value_share": 3600 / 5500},
+    ]  # fmt: skip
+
+
+def test_tiers_prints_the_pyramid_and_the_80_20_line(tiers_db: Path) -> None:
+    result = touchpoint("tiers", "--db", str(tiers_db))
+    assert result.exit_code == 0, result.output
+    assert "customer pyramid" in result.stdout and "regular" in result.stdout
+    assert "80/20: the top 20% of 10 ranked customers hold 34.5% of the value" in result.stderr
+
+
+def test_tiers_of_a_read_model_without_tiers_has_no_ratios(tmp_path: Path) -> None:
+    db = a_read_model(tmp_path / "rm.duckdb", [view_record("C1")])
+    body = json.loads(touchpoint("tiers", "--json", "--db", str(db)).stdout)
+    assert (body["customers"], body["pareto_share"]) == (0, None)
+    assert {(t["customer_share"], t["value_share"]) for t in body["tiers"]} == {(None, None)}
+
+
+def test_tiers_of_an_old_read_model_says_what_to_run(tmp_path: Path) -> None:
+    db = tmp_path / "old.duckdb"
+    a_version_1_file(db)
+    result = touchpoint("tiers", "--db", str(db))
+    assert result.exit_code == 1 and "touchpoint materialize" in result.output
+
+
+def test_customer_shows_the_value_tier_and_clv(tmp_path: Path, tiers_db: Path) -> None:
+    with DuckDBProjectionStore.open_writer(tiers_db) as store:
+        store.apply(logged(view_record("V10"), start=100), {})
+    result = touchpoint("customer", "V10", "--db", str(tiers_db))
+    assert result.exit_code == 0, result.output
+    assert "value tier" in result.stdout and "lifetime value" in result.stdout
+    assert "regular" in result.stdout and "987.65 EUR" in result.stdout  # 98765.4 minor
+    body = json.loads(touchpoint("customer", "V10", "--json", "--db", str(tiers_db)).stdout)
+    assert body["value_tier"]["tier"] == "regular" and body["value_tier"]["value_minor"] == 1000
+    assert body["clv"]["clv_minor"] == 98765.4 and body["clv"]["p_alive"] == 0.8125
+    other = json.loads(touchpoint("customer", "C1", "--json", "--db", str(
+        a_read_model(tmp_path / "other.duckdb", [view_record("C1")])
+    )).stdout)  # fmt: skip
+    assert (other["value_tier"], other["clv"]) == (None, None)

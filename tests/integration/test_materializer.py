@@ -1,10 +1,12 @@
-"""The materializer through the real broker: customer-views, loyalty-stages and
-loyalty-stage-changes records into DuckDB, exactly once."""
+"""The materializer through the real broker: customer-views, loyalty-stages,
+loyalty-stage-changes, value-tiers, value-tier-changes, clv-scores and clv-fits records
+into DuckDB, exactly once."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,19 +17,36 @@ import pytest
 from projections.duckdb_store import DuckDBProjectionStore
 from projections.loyalty import LADDER, LoyaltyStageChanged, Stage
 from projections.ports import Logged, ProjectionStore, TopicPartition
-from projections.queries import customer, funnel, open_read_model, stage_history
+from projections.queries import clv_of, customer, funnel, open_read_model, stage_history, tiers
 from projections.snapshots import writer_path
+from projections.value_tiers import Tier, TierBook, ValueTierChanged
 from projections.view_records import ViewRecord, encode_alias_record, encode_view_record
 from streams import kafka_clients
 from streams.materializer import Materializer, MaterializerError
 from streams.settings import Settings
 from streams.topics import CUSTOMER_VIEWS, LOYALTY_CHANGES, LOYALTY_STAGES, create_topics
 from tests.builders import eid
-from tests.unit.test_projection_store_contract import a_change, a_view, view_record
+from tests.unit.test_projection_store_contract import (
+    a_change,
+    a_fit,
+    a_score,
+    a_view,
+    view_record,
+)
 
 pytestmark = pytest.mark.broker
 
 Item = tuple[str, bytes | None]  # (key, value)
+
+
+def read_new(materializer: Materializer, at_least: int, timeout_s: float = 60) -> None:
+    """Read records sent after the materializer last caught up. Its fetch high-water marks
+    predate those sends, so caught_up() alone could say yes before they arrive: read until
+    at least ``at_least`` came, then until two polls in a row bring nothing."""
+    deadline, quiet = time.monotonic() + timeout_s, 0
+    while time.monotonic() < deadline and (materializer.stats.records < at_least or quiet < 2):
+        quiet = 0 if materializer.run_once(timeout_ms=200) else quiet + 1
+    assert materializer.stats.records >= at_least, "the new records did not arrive in time"
 
 
 @pytest.fixture
@@ -91,13 +110,42 @@ def loyalty_history() -> list[tuple[str, Item]]:
     return items
 
 
+TIERS_TOPIC, TIER_CHANGES, SCORES, FITS = (
+    "value-tiers",
+    "value-tier-changes",
+    "clv-scores",
+    "clv-fits",
+)
+
+
+def publish_tiers(settings: Settings, changes: Sequence[ValueTierChanged]) -> None:
+    """As the worker does: every change to the history; per customer the latest one to the
+    compacted current tiers (a tombstone when it left the ranking)."""
+    publish(settings, [(c.customer_id, c.to_json()) for c in changes], TIER_CHANGES)
+    latest = {c.customer_id: c for c in changes}
+    publish(
+        settings,
+        [(c, None if ch.to_tier is None else ch.to_json()) for c, ch in latest.items()],
+        TIERS_TOPIC,
+    )
+
+
 def publish_everything(settings: Settings) -> int:
     """Publish ``history()`` and ``loyalty_history()``: the number of records."""
     publish(settings, history())
     loyalty = loyalty_history()
     for topic in (LOYALTY_CHANGES, LOYALTY_STAGES):
         publish(settings, [item for t, item in loyalty if t == topic], topic)
-    return len(history()) + len(loyalty)
+    book, changes = TierBook(), list[ValueTierChanged]()
+    for n in range(12):
+        changes += book.update(f"C{n:03d}", 50 * n)
+    changes += book.remove("C003")
+    publish_tiers(settings, changes)
+    scores = [(f"C{n:03d}", a_score(f"C{n:03d}", clv=10.0 * n).to_json()) for n in range(8)]
+    publish(settings, [*scores, ("C003", None)], SCORES)
+    publish(settings, [("clv", a_fit(day).models.to_json().encode()) for day in (30, 40)], FITS)
+    tiered = len({c.customer_id for c in changes})
+    return len(history()) + len(loyalty) + len(changes) + tiered + len(scores) + 1 + 2
 
 
 def run_materializer(settings: Settings, db: Path, **run: Any) -> Materializer:
@@ -115,6 +163,10 @@ def tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
                 "customer_alias",
                 "loyalty_stage",
                 "loyalty_transitions",
+                "value_tier",
+                "value_tier_changes",
+                "clv",
+                "clv_fits",
                 "consumed_offsets",
             )
         }
@@ -147,7 +199,7 @@ def test_a_restarted_materializer_resumes_where_it_stopped(settings: Settings, t
     again = run_materializer(settings, settings.db)
     assert again.stats.records == 0, "nothing is read twice"
     publish(settings, views("C2", purchases=5) + views("C4"))
-    again.run_until_caught_up(timeout=60)
+    read_new(again, at_least=2)
     assert again.stats.records == 2
     again.close()
     with open_read_model(settings.db) as conn:
@@ -191,6 +243,7 @@ def test_after_a_crash_a_restart_gives_the_tables_of_an_uninterrupted_run(
     total = publish_everything(settings)
     run_materializer(settings, settings.db, max_records=7).close()
     assert tables(settings.db)["loyalty_transitions"], "the loyalty topics were read too"
+    assert tables(settings.db)["value_tier_changes"], "and the value topics"
 
     crashed = tmp_path / "crashed.duckdb"
     crashing_run(settings, crashed, crash_at=4).close()  # dies after three batches
@@ -266,7 +319,7 @@ def test_loyalty_stages_and_their_history_are_materialized_exactly_once(
     # C2 is merged into C1: the worker tombstones C2's current stage.
     publish(settings, [("C2", None)], LOYALTY_STAGES)
     publish_changes(settings, [a_change("C1", 50, Stage.ADVOCATE, Stage.LOYAL)])
-    again.run_until_caught_up(timeout=60)
+    read_new(again, at_least=3)
     assert again.stats.records == 3
     again.close()
     assert {c: row[0] for c, row in stage_rows(settings.db).items()} == {"C1": "advocate"}
@@ -334,3 +387,66 @@ def test_other_processes_read_the_snapshot_while_the_materializer_writes(
         [sys.executable, "-c", COUNT, str(writer_path(settings.db))], capture_output=True, text=True
     )
     assert locked.returncode != 0 and "lock" in locked.stderr.lower()
+
+
+def value_tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return {
+            name: conn.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+            for name in ("value_tier", "value_tier_changes", "clv", "clv_fits")
+        }
+
+
+def test_value_tiers_scores_and_fits_are_materialized_exactly_once(
+    settings: Settings, topic: str
+) -> None:
+    book, changes = TierBook(), list[ValueTierChanged]()
+    for n in range(1, 11):
+        changes += book.update(f"C{n:02d}", 100 * n)
+    publish_tiers(settings, changes)
+    publish(settings, [("C10", a_score("C10", clv=4321.5).to_json()),
+                       ("C01", a_score("C01", clv=None).to_json())], SCORES)  # fmt: skip
+    fit = a_fit(30)
+    publish(settings, [("clv", fit.models.to_json().encode())] * 2, FITS)  # redelivered
+    records = len(changes) + 10 + 2 + 2  # history, current tiers, scores, fits
+    materializer = run_materializer(settings, settings.db, max_records=4)
+    assert materializer.stats.records == records
+    assert materializer.stats.skipped == 0
+    materializer.close()
+
+    first = value_tables(settings.db)
+    assert len(first["value_tier"]) == 10
+    assert len(first["value_tier_changes"]) == len(changes), "every change, once"
+    assert len(first["clv_fits"]) == 1, "a redelivered fit is the same row"
+    with open_read_model(settings.db) as conn:
+        pyramid = tiers(conn)
+        score = clv_of(conn, "C10")
+    assert [(row.tier, row.customers) for row in pyramid.tiers] == [
+        (Tier.VIP, 0), (Tier.KEY, 0), (Tier.REGULAR, 2), (Tier.SMALL, 8)
+    ]  # fmt: skip
+    assert pyramid.pareto_share == pytest.approx(1900 / 5500)
+    assert score == a_score("C10", clv=4321.5)
+
+    again = run_materializer(settings, settings.db)
+    assert again.stats.records == 0, "a restart applies nothing again"
+    assert value_tables(settings.db) == first
+    # C09 is merged into C10: it leaves the ranking; its score goes too.
+    publish_tiers(settings, book.remove("C09"))
+    publish(settings, [("C09", None)], SCORES)
+    read_new(again, at_least=2)
+    again.close()
+    after = value_tables(settings.db)
+    assert "C09" not in {row[0] for row in after["value_tier"]}
+    assert "C09" not in {row[0] for row in after["clv"]}
+    assert len(after["value_tier_changes"]) > len(first["value_tier_changes"]), "history stays"
+    assert [row for row in after["value_tier_changes"] if row[2] == "C09"][-1][4] is None
+
+
+def test_bad_value_records_are_skipped(settings: Settings, topic: str) -> None:
+    publish(settings, [("C1", b"{not json"), ("C2", a_score("C1").to_json())], SCORES)
+    publish(settings, [("clv", b'{"format": "other"}')], FITS)
+    publish(settings, [("C1", None)], TIER_CHANGES)
+    materializer = run_materializer(settings, settings.db)
+    assert (materializer.stats.skipped, materializer.stats.applied) == (4, 0)
+    materializer.close()
+    assert all(rows == [] for rows in value_tables(settings.db).values())

@@ -52,6 +52,8 @@ def test_published_tiers_equal_a_full_ranking_of_the_log(settings: Settings) -> 
     published = {c: ch.to_tier for c, ch in current.items() if ch is not None}
     assert worker.stats.tier_changes > 0 and again.stats.tier_changes == 0
     assert published == expected
+    fresh = {c: ch.value_minor for c, ch in current.items() if ch is not None}
+    assert fresh == values  # value kept current even where the tier did not change
     counts = {
         tier: sum(1 for t in published.values() if t == tier) for tier in set(published.values())
     }

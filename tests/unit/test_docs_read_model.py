@@ -16,6 +16,7 @@ import pytest
 from projections.customer_view_table import VIEW_COLUMNS
 from projections.loyalty import Stage
 from projections.read_model_schema import SCHEMA
+from projections.value_tiers import TIERS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "read-model.md"
 START = (
@@ -73,6 +74,17 @@ def test_the_funnel_is_defined_over_every_stage_in_funnel_order() -> None:
     assert -1 not in positions, "every stage is named"
     assert positions == sorted(positions), "in the order funnel() returns them"
     for term in ("**customers**", "**share**", "**conversion**"):
+        assert term in section
+
+
+def test_the_pyramid_is_defined_over_every_tier_from_the_top() -> None:
+    text = DOC.read_text()
+    assert "## The customer pyramid" in text
+    section = text.split("## The customer pyramid", 1)[1].split("\n## ", 1)[0]
+    positions = [section.find(f"`{tier.value}`") for tier in TIERS]
+    assert -1 not in positions and positions == sorted(positions)
+    for term in ("**customers**", "**value**", "**share of customers**", "**share of value**",
+                 "`pareto_share`", "floor(0.20 × n)"):  # fmt: skip
         assert term in section
 
 

@@ -4,7 +4,9 @@ The same tests run against the DuckDB store and the in-memory double; a few
 DuckDB-only checks (reopening, snapshots, schema versions) follow at the end.
 Records go to the topic their kind is read from (``logged``): views, aliases and
 their tombstones to ``customer-views``, current stages and their tombstones to
-``loyalty-stages``, stage changes to ``loyalty-stage-changes``.
+``loyalty-stages``, stage changes to ``loyalty-stage-changes``, current tiers to
+``value-tiers``, tier changes to ``value-tier-changes``, scores to ``clv-scores``
+and fits to ``clv-fits``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from projections.clv import BgNbdFit, BgNbdParams, FittedModels, GammaGammaFit, GammaGammaParams
 from projections.customer_view import CustomerView, fold, initial, view
 from projections.duckdb_store import (
     SCHEMA_VERSION,
@@ -38,6 +41,19 @@ from projections.loyalty_records import (
 )
 from projections.ports import InMemoryProjectionStore, Logged, ProjectionStore, StoreRecord
 from projections.snapshots import SnapshotSchedule, writer_path
+from projections.value_records import (
+    ClvFit,
+    ClvScore,
+    CurrentTier,
+    ScoreCleared,
+    TierChange,
+    TierCleared,
+    decode_clv_fit_record,
+    decode_clv_record,
+    decode_tier_change_record,
+    decode_tier_record,
+)
+from projections.value_tiers import Tier, ValueTierChanged
 from projections.view_records import (
     AliasRecord,
     Tombstone,
@@ -51,6 +67,10 @@ from tests.builders import a_complaint, a_purchase, a_survey, days_after, eid, s
 TOPIC = "customer-views"
 STAGES = "loyalty-stages"
 CHANGES = "loyalty-stage-changes"
+TIERS_TOPIC = "value-tiers"
+TIER_CHANGES = "value-tier-changes"
+SCORES = "clv-scores"
+FITS = "clv-fits"
 
 
 def a_view(customer: str = "C1", purchases: int = 1, as_of_day: int = 30) -> CustomerView:
@@ -104,7 +124,69 @@ def transition(change: LoyaltyStageChanged) -> StageTransition:
     return decode_transition_record(change.to_json(), change.customer_id.encode())
 
 
+def a_tier_change(
+    customer: str = "C1",
+    to_tier: Tier | None = Tier.SMALL,
+    value: int = 1000,
+    rank: int | None = 1,
+    population: int = 10,
+    from_tier: Tier | None = None,
+) -> ValueTierChanged:
+    return ValueTierChanged(customer, from_tier, to_tier, value, rank, population)
+
+
+def current_tier(change: ValueTierChanged) -> CurrentTier | TierCleared:
+    """The ``value-tiers`` record of ``change``, through its wire format."""
+    return decode_tier_record(change.to_json(), change.customer_id.encode())
+
+
+def tier_history(change: ValueTierChanged) -> TierChange:
+    """The ``value-tier-changes`` record of ``change``, through its wire format."""
+    return decode_tier_change_record(change.to_json(), change.customer_id.encode())
+
+
+def a_score(customer: str = "C1", clv: float | None = 12345.5, day: int = 30) -> ClvScore:
+    """A ``clv-scores`` record, through its wire format."""
+    score = ClvScore(
+        customer_id=customer,
+        fitted_at=datetime.fromisoformat(days_after(day)),
+        p_alive=0.8125,
+        expected_purchases_90d=1.25,
+        expected_spend_minor=None if clv is None else 2500.0,
+        clv_minor=clv,
+        currency="EUR",
+        horizon_months=12,
+        monthly_discount_rate=0.01,
+    )
+    found = decode_clv_record(score.to_json(), customer.encode())
+    assert isinstance(found, ClvScore)
+    return found
+
+
+def a_fit(day: int = 30, r: float = 0.25) -> ClvFit:
+    """A ``clv-fits`` record, through its wire format."""
+    models = FittedModels(
+        bgnbd=BgNbdFit(BgNbdParams(r=r, alpha=4.5, a=0.8, b=2.4), -9876.5, 2357, True),
+        gamma_gamma=GammaGammaFit(GammaGammaParams(p=6.2, q=3.9, v=15.4), -4321.0, 946, True),
+        fitted_at=datetime.fromisoformat(days_after(day)),
+        penalizer_coef=0.001,
+    )
+    return decode_clv_fit_record(models.to_json().encode(), b"clv")
+
+
+VALUE_TOPICS = {
+    CurrentTier: TIERS_TOPIC,
+    TierCleared: TIERS_TOPIC,
+    TierChange: TIER_CHANGES,
+    ClvScore: SCORES,
+    ScoreCleared: SCORES,
+    ClvFit: FITS,
+}
+
+
 def topic_of(record: StoreRecord) -> str:
+    if type(record) in VALUE_TOPICS:
+        return VALUE_TOPICS[type(record)]
     if isinstance(record, CurrentStage | StageCleared):
         return STAGES
     return CHANGES if isinstance(record, StageTransition) else TOPIC
@@ -342,8 +424,107 @@ def test_a_failing_batch_applies_no_stage_no_change_and_no_offset(
     assert store.transitions_of("C1") == [change]
 
 
+# -- value tiers, CLV scores and fits -------------------------------------------------
+
+
+def test_the_current_tier_is_stored_with_value_rank_population_and_offset(
+    store: ProjectionStore,
+) -> None:
+    apply(store, logged(current_tier(a_tier_change("C1", Tier.KEY, 5000, 3, 100)), start=6))
+    stored = store.tier_of("C1")
+    assert stored is not None
+    assert (stored.tier, stored.value_minor, stored.rank, stored.population) == (
+        Tier.KEY,
+        5000,
+        3,
+        100,
+    )
+    assert stored.offset == 6
+    assert store.tier_of("C2") is None
+
+
+def test_the_latest_tier_record_decides_and_a_tombstone_deletes(store: ProjectionStore) -> None:
+    first = a_tier_change("C1", Tier.SMALL, 10, None, 5)
+    second = a_tier_change("C1", Tier.VIP, 9000, 1, 200, from_tier=Tier.SMALL)
+    apply(store, logged(current_tier(first), current_tier(second), tier_history(second)))
+    stored = store.tier_of("C1")
+    assert stored is not None and stored.tier == Tier.VIP
+    apply(store, logged(TierCleared("C1"), start=3))
+    assert store.tier_of("C1") is None
+    assert store.tier_changes_of("C1") == [second], "the history stays"
+
+
+def test_a_tier_record_to_no_tier_clears_the_tier(store: ProjectionStore) -> None:
+    apply(store, logged(current_tier(a_tier_change("C1", Tier.REGULAR))))
+    left = a_tier_change("C1", None, 1000, None, 9, from_tier=Tier.REGULAR)
+    assert current_tier(left) == TierCleared("C1")
+    apply(store, logged(current_tier(left), tier_history(left), start=1))
+    assert store.tier_of("C1") is None
+    assert store.tier_changes_of("C1") == [left]
+
+
+def test_tier_changes_are_kept_once_per_partition_and_offset_in_log_order(
+    store: ProjectionStore,
+) -> None:
+    changes = [
+        a_tier_change("C1", Tier.SMALL, 10, 5, 5),
+        a_tier_change("C1", Tier.REGULAR, 500, 1, 5, from_tier=Tier.SMALL),
+        a_tier_change("C1", Tier.SMALL, 500, 2, 6, from_tier=Tier.REGULAR),  # pushed down
+    ]
+    batch = logged(*map(tier_history, changes), start=20, partition=1)
+    apply(store, batch)
+    store.apply(batch, {})  # read again: the same rows
+    assert store.tier_changes_of("C1") == changes
+    assert store.tier_changes_of("C2") == []
+
+
+def test_clv_scores_are_stored_replaced_and_deleted(store: ProjectionStore) -> None:
+    apply(store, logged(a_score("C1", clv=100.0), a_score("C2", clv=None)))
+    apply(store, logged(a_score("C1", clv=250.5, day=40), start=2))
+    assert store.clv_of("C1") == a_score("C1", clv=250.5, day=40)
+    assert store.clv_of("C2") == a_score("C2", clv=None)
+    apply(store, logged(ScoreCleared("C2"), start=3))
+    assert store.clv_of("C2") is None
+
+
+def test_fits_are_kept_once_per_fitted_at_oldest_first(store: ProjectionStore) -> None:
+    apply(store, logged(a_fit(40), a_fit(30), a_fit(40)))
+    assert store.clv_fits() == [a_fit(30).models, a_fit(40).models]
+    apply(store, logged(a_fit(30, r=0.5), start=3))
+    assert store.clv_fits()[0].bgnbd.params.r == 0.5, "the later fit of an instant wins"
+
+
+def test_one_batch_stores_the_offsets_of_the_value_topics_too(store: ProjectionStore) -> None:
+    change = a_tier_change("C1")
+    batch = logged(view_record("C1"), current_tier(change), tier_history(change), a_score(),
+                   a_fit(), start=10)  # fmt: skip
+    apply(store, batch)
+    assert store.offsets() == {
+        (TOPIC, 0): 11,
+        (TIERS_TOPIC, 0): 12,
+        (TIER_CHANGES, 0): 13,
+        (SCORES, 0): 14,
+        (FITS, 0): 15,
+    }
+
+
+def test_a_failing_batch_applies_no_tier_no_score_and_no_fit(store: ProjectionStore) -> None:
+    change = a_tier_change("C1")
+    good = view_record("C1")
+    bad = dataclasses.replace(view_record("C4"), row={**good.row, "event_count": "many"})
+    batch = logged(current_tier(change), tier_history(change), a_score(), a_fit(), bad)
+    with pytest.raises((ValueError, duckdb.Error)):
+        apply(store, batch)
+    assert (store.tier_of("C1"), store.tier_changes_of("C1")) == (None, [])
+    assert (store.clv_of("C1"), store.clv_fits(), store.offsets()) == (None, [], {})
+
+
 def contents(store: ProjectionStore, ids: list[str]) -> dict[str, Any]:
     return {
+        "tiers": {c: store.tier_of(c) for c in ids},
+        "tier_changes": {c: store.tier_changes_of(c) for c in ids},
+        "scores": {c: store.clv_of(c) for c in ids},
+        "fits": store.clv_fits(),
         "views": {c: store.view_of(c) for c in ids},
         "aliases": {c: store.alias_of(c) for c in ids},
         "offsets": store.offsets(),
@@ -365,6 +546,20 @@ RECORDS = st.one_of(
     st.builds(lambda key: current(CHANGED[key]), st.sampled_from(sorted(CHANGED))),
     st.builds(lambda key: transition(CHANGED[key]), st.sampled_from(sorted(CHANGED))),
     st.builds(StageCleared, st.sampled_from(IDS)),
+    st.builds(
+        lambda c, tier: current_tier(a_tier_change(c, tier)),
+        st.sampled_from(IDS),
+        st.sampled_from([*Tier, None]),
+    ),
+    st.builds(
+        lambda c, v: tier_history(a_tier_change(c, value=v)),
+        st.sampled_from(IDS),
+        st.sampled_from([1, 2]),
+    ),
+    st.builds(TierCleared, st.sampled_from(IDS)),
+    st.builds(a_score, st.sampled_from(IDS), st.sampled_from([None, 1.5])),
+    st.builds(ScoreCleared, st.sampled_from(IDS)),
+    st.builds(a_fit, st.sampled_from([30, 40]), st.sampled_from([0.25, 0.5])),
 )
 
 
@@ -413,6 +608,8 @@ def a_version_1_file(path: Path) -> None:
     with duckdb.connect(str(path)) as conn:
         conn.execute("DROP TABLE loyalty_stage")
         conn.execute("DROP TABLE loyalty_transitions")
+        for table in ("value_tier", "value_tier_changes", "clv", "clv_fits"):
+            conn.execute(f"DROP TABLE {table}")
         conn.execute("DROP TABLE read_model_schema")
         tables = conn.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
     assert sorted(name for (name,) in tables) == sorted(V1_TABLES)
@@ -431,6 +628,23 @@ def test_a_version_1_file_is_migrated_and_keeps_its_rows_and_offsets(tmp_path: P
         assert conn.execute("SELECT version FROM read_model_schema").fetchall() == [
             (SCHEMA_VERSION,)
         ]
+
+
+def test_a_version_2_file_is_migrated_and_keeps_its_rows_and_offsets(tmp_path: Path) -> None:
+    path = tmp_path / "v2.duckdb"
+    with DuckDBProjectionStore(path) as store:
+        apply(store, logged(view_record("C1"), current(a_change("C1")), start=41))
+    with duckdb.connect(str(path)) as conn:
+        for table in ("value_tier", "value_tier_changes", "clv", "clv_fits"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("UPDATE read_model_schema SET version = 2")
+    with DuckDBProjectionStore(path) as store:
+        assert store.offsets() == {(TOPIC, 0): 42, (STAGES, 0): 43}
+        assert store.view_of("C1") is not None and store.stage_of("C1") is not None
+        apply(store, logged(current_tier(a_tier_change("C1")), start=0))
+        assert store.tier_of("C1") is not None
+    with duckdb.connect(str(path), read_only=True) as conn:
+        assert conn.execute("SELECT version FROM read_model_schema").fetchall() == [(3,)]
 
 
 def test_a_file_of_a_newer_version_is_refused(tmp_path: Path) -> None:
