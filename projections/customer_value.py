@@ -2,8 +2,8 @@
 
 The sum of every purchase, converted with fixed rates (units of the reporting
 currency per unit of the purchase's currency), rounded half up to a minor
-unit. Purchases in a currency without a rate count 0 (docs/loyalty.md,
-"Value tiers"). Pure: stdlib and projections only.
+unit. Purchases in a currency without a rate count 0 (docs/value.md).
+Pure: stdlib and projections only.
 """
 
 from __future__ import annotations
