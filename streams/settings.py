@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -67,6 +67,16 @@ class Settings(BaseSettings):
         description="Units of the reporting currency per unit of another currency (JSON object); "
         "purchases in a currency not listed count 0 towards value.",
     )
+    loyalty_rules: dict[str, float] = Field(
+        default_factory=dict,
+        description="Overrides of the loyalty ladder thresholds (projections/loyalty_rules.py "
+        "LoyaltyRules field names; docs/loyalty.md), as a JSON object.",
+    )
+    tier_shares: dict[str, float] = Field(
+        default_factory=dict,
+        description="Overrides of the cumulative tier shares (vip_share, key_share, "
+        "regular_share; docs/value.md), as a JSON object.",
+    )
     # Security, passed through to the Kafka clients unchanged.
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str | None = Field(None, description="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.")
@@ -92,6 +102,28 @@ class Settings(BaseSettings):
                 raise FileNotFoundError(f"config file {config_file} does not exist")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
+
+    @field_validator("loyalty_rules")
+    @classmethod
+    def _known_loyalty_rules(cls, value: dict[str, float]) -> dict[str, float]:
+        from projections.loyalty_rules import LoyaltyRules
+
+        try:
+            LoyaltyRules(**value)  # type: ignore[arg-type]
+        except TypeError as exc:  # an unknown name
+            raise ValueError(str(exc).replace("__init__()", "")) from None
+        return value
+
+    @field_validator("tier_shares")
+    @classmethod
+    def _known_tier_shares(cls, value: dict[str, float]) -> dict[str, float]:
+        from projections.value_tiers import TierRules
+
+        try:
+            TierRules(**value)
+        except TypeError as exc:
+            raise ValueError(str(exc).replace("__init__()", "")) from None
+        return value
 
     def topic(self, name: str) -> str:
         """The full name of one of our topics."""

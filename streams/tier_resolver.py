@@ -12,7 +12,7 @@ import asyncio
 
 import orjson
 
-from projections.value_tiers import TierBook, ValueTierChanged
+from projections.value_tiers import TierBook, TierRules, ValueTierChanged
 from streams.processing import SourceRecord
 from streams.readback import read_topic
 from streams.settings import Settings
@@ -55,7 +55,7 @@ class TierResolver:
                     latest.pop(record.key.decode(), None)
                 else:
                     latest[record.key.decode()] = value
-        return TierBook.from_values(latest)
+        return TierBook.from_values(latest, TierRules(**self._settings.tier_shares))
 
     def apply(
         self, records: list[SourceRecord]

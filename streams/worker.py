@@ -24,7 +24,8 @@ import orjson
 from projections.customer_facts import to_datetime
 from projections.customer_value import customer_value
 from projections.identity import IdentityClaim, decode_claim, encode_claim
-from projections.loyalty import DEFAULT_RULES, DueQueue, due_at
+from projections.loyalty import DueQueue, due_at
+from projections.loyalty_rules import LoyaltyRules
 from projections.view_records import encode_alias_record, encode_view_record
 from streams import kafka_clients
 from streams.identity_resolver import IdentityResolver
@@ -97,7 +98,7 @@ class ProcessingWorker:
         self.stats = WorkerStats()
         self.resolver = IdentityResolver(settings)
         self.tiers = TierResolver(settings)
-        self.rules = DEFAULT_RULES
+        self.rules = LoyaltyRules(**settings.loyalty_rules)  # type: ignore[arg-type]
         self.watermarks: dict[int, int] = {}  # partition -> latest event time folded (µs)
         self.queues: dict[int, DueQueue] = {}  # partition -> customers by next loyalty due time
         self._lock = asyncio.Lock()

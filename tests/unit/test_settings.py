@@ -177,6 +177,12 @@ def _sample(field: FieldInfo, annotation: Any) -> tuple[str, Any]:
     raise AssertionError(f"no sample for {annotation!r}: extend _sample")
 
 
+SAMPLES = {  # settings whose valid values depend on their meaning, not just their type
+    "loyalty_rules": ('{"at_risk_multiplier": 2.5}', {"at_risk_multiplier": 2.5}),
+    "tier_shares": ('{"vip_share": 0.02}', {"vip_share": 0.02}),
+}
+
+
 def _plain(value: Any) -> Any:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
@@ -189,7 +195,7 @@ def test_every_derived_env_name_sets_its_field(
     monkeypatch: pytest.MonkeyPatch, field: str, env: str
 ) -> None:
     info = Settings.model_fields[field]
-    text, expected = _sample(info, info.annotation)
+    text, expected = SAMPLES.get(field) or _sample(info, info.annotation)
     monkeypatch.setenv(env, text)
     assert _plain(getattr(load_settings(), field)) == expected
 
@@ -377,3 +383,19 @@ def test_cli_reports_bad_setting_by_name(monkeypatch: pytest.MonkeyPatch) -> Non
     result = CliRunner().invoke(main, ["topics", "create"])
     assert result.exit_code == 2
     assert "security_protocol" in result.output
+
+
+@pytest.mark.parametrize(
+    ("env", "text", "named"),
+    [
+        ("TOUCHPOINT_LOYALTY_RULES", '{"nonsense": 1}', "nonsense"),
+        ("TOUCHPOINT_LOYALTY_RULES", '{"at_risk_multiplier": 4, "lapse_multiplier": 3}', "lapse"),
+        ("TOUCHPOINT_TIER_SHARES", '{"vip_share": 0.5}', "share"),
+    ],
+)
+def test_bad_rule_overrides_are_refused_naming_the_rule(
+    monkeypatch: pytest.MonkeyPatch, env: str, text: str, named: str
+) -> None:
+    monkeypatch.setenv(env, text)
+    with pytest.raises(ValueError, match=named):
+        load_settings()
