@@ -122,9 +122,6 @@ class EmbeddedBroker:
         finally:
             admin.close()
 
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
     def wait(self) -> int:
         """Block until the broker exits; its exit code."""
         assert self._process is not None, "broker not started"

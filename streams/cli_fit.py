@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -10,6 +11,9 @@ from rich.table import Table
 from streams.cli_options import with_settings
 from streams.cli_output import console, kafka_errors, out
 from streams.settings import Settings
+
+if TYPE_CHECKING:  # numpy and scipy load only when `fit` runs, not on every command
+    from streams.clv_job import FitOutcome
 
 
 @click.command()
@@ -67,8 +71,8 @@ def fit(
         console.print(f"published the fit and {len(outcome.scores):,} customer scores")
 
 
-def _print(outcome: object) -> None:
-    models = outcome.models  # type: ignore[attr-defined]
+def _print(outcome: FitOutcome) -> None:
+    models = outcome.models
     bg, gg = models.bgnbd, models.gamma_gamma
     table = Table(
         "model",

@@ -146,10 +146,6 @@ class EventPublisher:
         with self._lock:
             self.report.failed.append(Rejection(what, f"broker refused: {exc}"))
 
-    def flush(self) -> ProduceReport:
-        self._producer.flush()
-        return self.report
-
     def close(self) -> ProduceReport:
         self._producer.flush()
         self._producer.close()
@@ -169,9 +165,7 @@ def _key_of(prepared: Any) -> bytes | None:
 
 
 def _reencode(prepared: Any, original: bytes | dict[str, Any]) -> bytes:
-    """The refused record as kept: the sealed form when it is JSON, else the original bytes."""
-    if isinstance(original, bytes) and prepared is None:
-        return original
+    """The refused record as kept: its sealed form (clear-text personal data never kept)."""
     try:
         return json.dumps(prepared, default=str).encode()
     except (TypeError, ValueError):

@@ -4,6 +4,7 @@ model an uninterrupted run gives: nothing lost, nothing applied twice."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,6 +50,9 @@ def test_killed_worker_restarts_to_the_same_read_model(
         env=cli_env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert restarted.returncode == 0, restarted.stderr
+    # The kill left work undone: the restart folded events (a redelivery skips, not folds).
+    folded = re.search(r"processed ([\d,]+) events", restarted.stderr)
+    assert folded and int(folded.group(1).replace(",", "")) > 0, restarted.stderr
 
     rows, aliases = expected_from_the_log(settings)
     records = latest_records(settings)
