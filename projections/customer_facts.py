@@ -75,6 +75,15 @@ class Referral(NamedTuple):
     referred_customer_id: str
 
 
+class Call(NamedTuple):
+    """A call with the customer: inbound or outbound, what about, how it ended."""
+
+    at: int
+    direction: str
+    reason: str
+    outcome: str
+
+
 class Entry(NamedTuple):
     """One line of the timeline; entries sort by (at, event_id)."""
 
@@ -105,6 +114,7 @@ class CustomerFacts:
     resolutions: Mapping[int, Resolution] = field(default_factory=dict)
     surveys: Mapping[int, Survey] = field(default_factory=dict)
     referrals: Mapping[int, Referral] = field(default_factory=dict)
+    calls: Mapping[int, Call] = field(default_factory=dict)
     identifiers: Mapping[IdentifierKey, int] = field(default_factory=dict)  # -> first seen
     timeline: tuple[Entry, ...] = ()  # the newest ``timeline_size`` entries, ascending
     timeline_size: int = TIMELINE_SIZE
@@ -137,6 +147,7 @@ def merge(a: CustomerFacts, b: CustomerFacts) -> CustomerFacts:
         resolutions=_join(a.resolutions, b.resolutions, _larger),
         surveys=_join(a.surveys, b.surveys, _larger),
         referrals=_join(a.referrals, b.referrals, _larger),
+        calls=_join(a.calls, b.calls, _larger),
         identifiers=_join(a.identifiers, b.identifiers, min),
         timeline=_join_timeline(a.timeline, b.timeline, size),
         timeline_size=size,
@@ -152,6 +163,7 @@ class EventFacts(TypedDict, total=False):
     resolutions: Mapping[int, Resolution]
     surveys: Mapping[int, Survey]
     referrals: Mapping[int, Referral]
+    calls: Mapping[int, Call]
     identifiers: Mapping[IdentifierKey, int]
 
 
@@ -176,6 +188,7 @@ def add_event(
         resolutions=_join(state.resolutions, facts.get("resolutions", _NONE), _larger),
         surveys=_join(state.surveys, facts.get("surveys", _NONE), _larger),
         referrals=_join(state.referrals, facts.get("referrals", _NONE), _larger),
+        calls=_join(state.calls, facts.get("calls", _NONE), _larger),
         identifiers=_join(state.identifiers, facts.get("identifiers", _NONE), min),
         timeline=_join_timeline(state.timeline, (entry,), state.timeline_size),
         timeline_size=state.timeline_size,

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from projections.customer_facts import (
     TIMELINE_SIZE,
+    Call,
     CustomerFacts,
     Entry,
     EventFacts,
@@ -123,8 +124,11 @@ def _payload(event: TouchpointEvent, key: int, at: int) -> EventFacts:
             return {"identifiers": _fingerprints(at, event.email, event.phone)}
         case PurchaseCompleted():
             return {"purchases": {key: Purchase(at, event.amount_minor, event.currency)}}
-        case VisitRecorded() | CallHandled():
+        case VisitRecorded():
             return {}
+        case CallHandled():
+            call = Call(at, event.direction, event.reason, event.outcome)
+            return {"calls": {key: call}}
         case ComplaintFiled():
             promised = None if event.promised_by is None else micros(event.promised_by)
             filing = Filing(at, key, event.category, event.severity, promised)

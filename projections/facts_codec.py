@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from projections.customer_facts import (
+    Call,
     CustomerFacts,
     Entry,
     Filing,
@@ -50,6 +51,7 @@ def dump_facts(facts: CustomerFacts) -> dict[str, Any]:
         "resolutions": _by_event(facts.resolutions),
         "surveys": _by_event(facts.surveys),
         "referrals": _by_event(facts.referrals),
+        "calls": _by_event(facts.calls),
         "identifiers": [[kind, value, at] for (kind, value), at in facts.identifiers.items()],
         "timeline": [
             [e.at, _hex(e.event_id), e.kind, e.channel, e.summary] for e in facts.timeline
@@ -78,6 +80,7 @@ def load_facts(data: Mapping[str, Any]) -> CustomerFacts:
         resolutions=_events(data["resolutions"], Resolution),
         surveys=_events(data["surveys"], Survey),
         referrals=_events(data["referrals"], Referral),
+        calls=_events(data.get("calls", []), Call),  # absent in states written before calls
         identifiers={(kind, value): at for kind, value, at in data["identifiers"]},
         timeline=tuple(
             Entry(at, int(eid, 16), kind, channel, summary)
