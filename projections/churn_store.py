@@ -17,6 +17,14 @@ May import: duckdb, projections, stdlib.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+
+import duckdb
+
+from projections.churn import ChurnWarningEvent
+from projections.complaint_sla import ComplaintRecord
+
 CHURN_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS churn_warnings (warning_id VARCHAR PRIMARY KEY, "
     "customer_id VARCHAR NOT NULL, status VARCHAR NOT NULL, reasons VARCHAR[] NOT NULL, "
@@ -37,3 +45,55 @@ CHURN_SCHEMA = (
     "AS priority FROM churn_warnings w LEFT JOIN value_tier t USING (customer_id) "
     "WHERE w.status = 'open'",
 )
+
+_INSERT_EVENT = "INSERT OR REPLACE INTO churn_warning_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_RAISE = (
+    "INSERT OR REPLACE INTO churn_warnings VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, NULL, NULL)"
+)
+_UPDATE = (
+    "UPDATE churn_warnings SET reasons = ?, severity = ?, score = ?, evidence = ?, "
+    "value_minor = ?, updated_at = ? WHERE warning_id = ? AND updated_at <= ?"
+)
+_CLEAR = (
+    "UPDATE churn_warnings SET status = 'cleared', cleared_at = ?, cleared_because = ?, "
+    "updated_at = ? WHERE warning_id = ? AND updated_at <= ?"
+)
+_COMPLAINT_COLUMNS = 11
+
+
+def write_churn(
+    conn: duckdb.DuckDBPyConnection,
+    steps: Sequence[ChurnWarningEvent],
+    complaints: Mapping[str, Sequence[ComplaintRecord]],
+) -> None:
+    """Apply a batch's warning events (in log order) and complaint rows (per customer: their
+    rows now) inside the caller's transaction."""
+    for e in steps:
+        evidence = json.dumps({code: dict(v) for code, v in e.evidence.items()})
+        detail = json.dumps({"why": e.why, "evidence": json.loads(evidence),
+                             "value_minor": e.value_minor, "source": e.source})  # fmt: skip
+        conn.execute(_INSERT_EVENT, [e.warning_id, e.customer_id, e.kind, e.occurred_at,
+                                     list(e.reasons), e.severity, e.score, detail])  # fmt: skip
+        if e.kind == "raised":
+            conn.execute(_RAISE, [e.warning_id, e.customer_id, list(e.reasons), e.severity,
+                                  e.score, evidence, e.value_minor, e.occurred_at,
+                                  e.occurred_at])  # fmt: skip
+        elif e.kind == "updated":
+            conn.execute(_UPDATE, [list(e.reasons), e.severity, e.score, evidence, e.value_minor,
+                                   e.occurred_at, e.warning_id, e.occurred_at])  # fmt: skip
+        else:
+            conn.execute(_CLEAR, [e.occurred_at, e.why, e.occurred_at, e.warning_id,
+                                  e.occurred_at])  # fmt: skip
+    if complaints:
+        conn.execute(
+            "DELETE FROM complaint_sla WHERE list_contains(?, customer_id)", [sorted(complaints)]
+        )
+        rows = [_complaint_row(r) for rows in complaints.values() for r in rows]
+        if rows:
+            marks = ", ".join("?" * _COMPLAINT_COLUMNS)
+            conn.executemany(f"INSERT INTO complaint_sla VALUES ({marks})", rows)
+
+
+def _complaint_row(r: ComplaintRecord) -> list[object]:
+    return [r.customer_id, r.complaint_id, r.category, r.severity, r.filed_at, r.deadline,
+            r.resolved_at, r.accepted, r.outcome, r.hours_to_resolve, r.repurchased_at]  # fmt: skip

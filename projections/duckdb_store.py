@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from projections import loyalty_store, value_store
+from projections import churn_store, loyalty_store, value_store
 from projections.customer_view_table import VIEW_COLUMNS
 from projections.loyalty import LoyaltyStageChanged
 from projections.ports import (
@@ -142,6 +142,7 @@ class DuckDBProjectionStore:
         execute = self._conn.execute
         loyalty_store.write_loyalty(self._conn, diff)
         value_store.write_values(self._conn, diff)
+        churn_store.write_churn(self._conn, list(diff.warning_steps.values()), diff.complaints)
         if unviewed := diff.unviewed():
             execute("DELETE FROM customer_view WHERE list_contains(?, customer_id)", [unviewed])
         if unaliased := diff.unaliased():

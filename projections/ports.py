@@ -26,6 +26,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from uuid import UUID
 
+from projections.churn import ChurnWarningEvent
+from projections.churn_records import ComplaintRows, WarningStep
+from projections.complaint_sla import ComplaintRecord
 from projections.loyalty import LoyaltyStageChanged, Stage
 from projections.loyalty_records import CurrentStage, LoyaltyRecord, StageCleared, StageTransition
 from projections.value_records import (
@@ -43,7 +46,8 @@ if TYPE_CHECKING:
     from projections.clv import FittedModels
 
 TopicPartition = tuple[str, int]  # (topic, partition)
-StoreRecord = Record | LoyaltyRecord | ValueRecord  # what a decoder of any topic returns
+ChurnRecord = WarningStep | ComplaintRows
+StoreRecord = Record | LoyaltyRecord | ValueRecord | ChurnRecord  # what any decoder returns
 
 
 class Logged(NamedTuple):
@@ -142,6 +146,9 @@ class Changes:
     scores: dict[str, tuple[ClvScore, int]] = field(default_factory=dict)  # with offset
     unscored: set[str] = field(default_factory=set)  # ids whose clv row must go
     fits: dict[datetime, FittedModels] = field(default_factory=dict)
+    # churn warning events in log order, each once per (warning_id, kind, occurred_at)
+    warning_steps: dict[tuple[str, str, datetime], ChurnWarningEvent] = field(default_factory=dict)
+    complaints: dict[str, tuple[ComplaintRecord, ...]] = field(default_factory=dict)
 
     def unviewed(self) -> list[str]:
         """Ids whose view row must go: aliased or deleted."""
@@ -160,6 +167,13 @@ def changes_of(batch: Sequence[Logged], stored: Mapping[TopicPartition, int]) ->
             continue  # applied in an earlier batch
         if isinstance(record, ValueRecord):
             _value_change(out, partition, offset, record)
+            continue
+        if isinstance(record, WarningStep):
+            e = record.event
+            out.warning_steps[(e.warning_id, e.kind, e.occurred_at)] = e
+            continue
+        if isinstance(record, ComplaintRows):
+            out.complaints[record.customer_id] = record.rows  # the latest decides
             continue
         key = record.customer_id
         if isinstance(record, StageTransition):
@@ -236,6 +250,8 @@ class InMemoryProjectionStore:
         self._tier_changes: dict[tuple[int, int], ValueTierChanged] = {}
         self._scores: dict[str, ClvScore] = {}
         self._fits: dict[datetime, FittedModels] = {}
+        self.warning_steps: dict[tuple[str, str, datetime], ChurnWarningEvent] = {}
+        self.complaints: dict[str, tuple[ComplaintRecord, ...]] = {}
 
     def apply(self, batch: Sequence[Logged], offsets: Mapping[TopicPartition, int]) -> None:
         diff = changes_of(batch, self._offsets)
@@ -263,6 +279,8 @@ class InMemoryProjectionStore:
             self._scores.pop(key, None)
         self._scores.update({key: score for key, (score, _) in diff.scores.items()})
         self._fits.update(diff.fits)
+        self.warning_steps.update(diff.warning_steps)
+        self.complaints.update(diff.complaints)
         self._offsets = merged_offsets(self._offsets, offsets)
 
     def offsets(self) -> dict[TopicPartition, int]:

@@ -5,9 +5,9 @@
 writer opens a file:
 
 - a new (or foreign) file gets every table and the current version;
-- version 1 (no ``read_model_schema`` table, written before loyalty stages) and
-  version 2 (before value tiers and CLV) are migrated in one transaction: the
-  missing tables (loyalty, value) are added, the rest is kept. The new tables'
+- version 1 (no ``read_model_schema`` table, written before loyalty stages),
+  version 2 (before value tiers and CLV) and version 3 (before churn warnings)
+  are migrated in one transaction: the missing tables are added, the rest is kept. The new tables'
   topics have no stored offsets then, so the materializer reads them from
   their beginning while the other topics resume where they were;
 - a file of a newer version, or whose tables have other columns or types than
@@ -26,14 +26,15 @@ from pathlib import Path
 
 import duckdb
 
+from projections.churn_store import CHURN_SCHEMA
 from projections.customer_view_table import VIEW_COLUMNS
 from projections.loyalty_store import LOYALTY_SCHEMA
 from projections.value_store import VALUE_SCHEMA
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3  # 1: customer views only; 2: + loyalty_stage, loyalty_transitions;
-# 3: + value_tier, value_tier_changes, clv, clv_fits
+SCHEMA_VERSION = 4  # 1: customer views only; 2: + loyalty_stage, loyalty_transitions;
+# 3: + value_tier, value_tier_changes, clv, clv_fits; 4: + churn_warnings(+_events), complaint_sla
 VERSION_TABLE = "read_model_schema"
 VIEW_NAMES = tuple(name for name, _, _ in VIEW_COLUMNS)
 
@@ -49,6 +50,7 @@ SCHEMA = (
     "as_of TIMESTAMPTZ NOT NULL)",
     *LOYALTY_SCHEMA,
     *VALUE_SCHEMA,
+    *CHURN_SCHEMA,
     f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version INTEGER NOT NULL)",
 )
 

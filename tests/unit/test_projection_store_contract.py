@@ -608,7 +608,9 @@ def a_version_1_file(path: Path) -> None:
     with duckdb.connect(str(path)) as conn:
         conn.execute("DROP TABLE loyalty_stage")
         conn.execute("DROP TABLE loyalty_transitions")
-        for table in ("value_tier", "value_tier_changes", "clv", "clv_fits"):
+        conn.execute("DROP VIEW open_churn_warnings")
+        for table in ("value_tier", "value_tier_changes", "clv", "clv_fits", "churn_warnings",
+                      "churn_warning_events", "complaint_sla"):  # fmt: skip
             conn.execute(f"DROP TABLE {table}")
         conn.execute("DROP TABLE read_model_schema")
         tables = conn.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
@@ -644,7 +646,25 @@ def test_a_version_2_file_is_migrated_and_keeps_its_rows_and_offsets(tmp_path: P
         apply(store, logged(current_tier(a_tier_change("C1")), start=0))
         assert store.tier_of("C1") is not None
     with duckdb.connect(str(path), read_only=True) as conn:
-        assert conn.execute("SELECT version FROM read_model_schema").fetchall() == [(3,)]
+        assert conn.execute("SELECT version FROM read_model_schema").fetchall() == [
+            (SCHEMA_VERSION,)
+        ]
+
+
+def test_a_version_3_file_gets_the_churn_tables_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "v3.duckdb"
+    with DuckDBProjectionStore(path) as store:
+        apply(store, logged(view_record("C1"), start=41))
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("DROP VIEW open_churn_warnings")
+        for table in ("churn_warnings", "churn_warning_events", "complaint_sla"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("UPDATE read_model_schema SET version = 3")
+    with DuckDBProjectionStore(path) as store:
+        assert store.view_of("C1") is not None
+    with duckdb.connect(str(path), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM open_churn_warnings").fetchall() == [(0,)]
+        assert conn.execute("SELECT version FROM read_model_schema").fetchall() == [(4,)]
 
 
 def test_a_file_of_a_newer_version_is_refused(tmp_path: Path) -> None:
