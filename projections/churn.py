@@ -54,6 +54,7 @@ __all__ = [
     "Progress",
     "Valuation",
     "advance",
+    "due_at",
 ]
 
 RAISED, UPDATED, CLEARED = "raised", "updated", "cleared"
@@ -219,6 +220,13 @@ def advance(
             out.append(event)
             current = _open_after(event)
     return Progress(tuple(out), current, _due(timeline, end))
+
+
+def due_at(
+    facts: CustomerFacts, as_of: datetime, rules: ChurnRules, valuation: Valuation | None = None
+) -> int | None:
+    """The first instant after ``as_of`` at which time alone changes the warning."""
+    return _due(ChurnTimeline(facts, rules, valuation), micros(as_of))
 
 
 def _due(timeline: ChurnTimeline, after: int) -> int | None:

@@ -74,7 +74,7 @@ class ChurnRules:
     score_drop_share: float = 0.2  # a fall of 2 points on 0..10 from the previous answer
     # R7 silent_dissatisfaction: repeat contacts about one issue, or returns, no complaint.
     silent_window_days: int = 90
-    repeat_contacts: int = 2  # inbound calls about the same reason not resolved
+    repeat_contacts: int = 3  # inbound calls about the same reason not resolved
     returns: int = 2  # calls whose reason is a return
     return_reasons: tuple[str, ...] = ("return", "refund")
     complaint_reasons: tuple[str, ...] = ("complaint",)  # calls about a filed complaint

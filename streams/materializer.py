@@ -1,8 +1,8 @@
 """The materializer: ``customer-views``, ``loyalty-stages``, ``loyalty-stage-changes``,
-``value-tiers``, ``value-tier-changes``, ``clv-scores`` and ``clv-fits`` into the DuckDB
-read model, exactly once.
+``value-tiers``, ``value-tier-changes``, ``clv-scores``, ``clv-fits``,
+``churn-warning-events`` and ``complaint-sla`` into the DuckDB read model, exactly once.
 
-One writer, no consumer group: every partition of the seven topics is
+One writer, no consumer group: every partition of these topics is
 assigned by hand and the offsets live only in the store. Each poll is one
 micro-batch: its records, whatever their topics, and every consumed offset are
 applied in one store transaction (docs/read-model.md). On start each partition
@@ -28,6 +28,11 @@ from dataclasses import dataclass
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from projections.churn_records import (
+    ChurnRecordError,
+    decode_complaint_record,
+    decode_warning_record,
+)
 from projections.duckdb_store import DuckDBProjectionStore
 from projections.loyalty_records import (
     LoyaltyRecordError,
@@ -45,13 +50,19 @@ from projections.value_records import (
 from projections.view_records import ViewRecordError, decode_view_record
 from streams import kafka_clients
 from streams.settings import Settings
-from streams.topics import CUSTOMER_VIEWS, LOYALTY_CHANGES, LOYALTY_STAGES
+from streams.topics import (
+    CHURN_EVENTS,
+    COMPLAINT_SLA,
+    CUSTOMER_VIEWS,
+    LOYALTY_CHANGES,
+    LOYALTY_STAGES,
+)
 
 log = logging.getLogger(__name__)
 
 Decoder = Callable[[bytes | None, bytes | None], StoreRecord]  # (value, key) -> record
 # what a decoder raises for a bad record
-DECODE_ERRORS = (ViewRecordError, LoyaltyRecordError, ValueRecordError)
+DECODE_ERRORS = (ViewRecordError, LoyaltyRecordError, ValueRecordError, ChurnRecordError)
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,8 @@ SOURCES = (
     Source("value-tier-changes", decode_tier_change_record, latest_only=False),
     Source("clv-scores", decode_clv_record, latest_only=True),
     Source("clv-fits", decode_clv_fit_record, latest_only=False),
+    Source(CHURN_EVENTS, decode_warning_record, latest_only=False),
+    Source(COMPLAINT_SLA, decode_complaint_record, latest_only=True),
 )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from projections.churn import OpenWarning
 from projections.customer_facts import CustomerFacts, initial, micros, to_datetime
 from projections.customer_fold import evolve
 from projections.customer_view import CustomerView, view
@@ -45,6 +46,7 @@ class Tracked:
     # Loyalty changes were published through this event time (microseconds), ending at:
     emitted_through: int | None = None
     stage: str | None = None
+    warning: OpenWarning | None = None  # the churn warning open as published (same instant)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,7 @@ class Tracked:
             "alias_of": self.alias_of,
             "emitted_through": self.emitted_through,
             "stage": self.stage,
+            "warning": None if self.warning is None else list(self.warning),
         }
 
     @classmethod
@@ -63,7 +66,15 @@ class Tracked:
             body.get("alias_of"),
             body.get("emitted_through"),
             body.get("stage"),
+            _warning(body.get("warning")),
         )
+
+
+def _warning(body: Any) -> OpenWarning | None:
+    if body is None:
+        return None
+    warning_id, reasons, severity = body
+    return OpenWarning(str(warning_id), tuple(str(r) for r in reasons), str(severity))
 
 
 @dataclass

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
+
+if TYPE_CHECKING:
+    from projections.churn_rules import ChurnRules
+
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +26,7 @@ from pydantic_settings import (
 
 EMBEDDED_PORT = 9092
 DEV_PEPPER = "touchpoint-dev-pepper-change-me"
+MIN_API_KEY = 8  # characters of each API key, at least
 
 
 class Settings(BaseSettings):
@@ -72,10 +77,20 @@ class Settings(BaseSettings):
         description="Overrides of the loyalty ladder thresholds (projections/loyalty_rules.py "
         "LoyaltyRules field names; docs/loyalty.md), as a JSON object.",
     )
+    churn_rules: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Overrides of the churn warning thresholds (projections/churn_rules.py "
+        "ChurnRules field names; docs/churn.md), as a JSON object.",
+    )
     tier_shares: dict[str, float] = Field(
         default_factory=dict,
         description="Overrides of the cumulative tier shares (vip_share, key_share, "
         "regular_share; docs/value.md), as a JSON object.",
+    )
+    api_keys: SecretStr | None = Field(
+        None,
+        description="Keys of the HTTP API (`touchpoint serve`), comma-separated; none set: "
+        "serve makes one for its run and prints it.",
     )
     # Security, passed through to the Kafka clients unchanged.
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -114,6 +129,12 @@ class Settings(BaseSettings):
             raise ValueError(str(exc).replace("__init__()", "")) from None
         return value
 
+    @field_validator("churn_rules")
+    @classmethod
+    def _known_churn_rules(cls, value: dict[str, Any]) -> dict[str, Any]:
+        churn_rules_of(value)
+        return value
+
     @field_validator("tier_shares")
     @classmethod
     def _known_tier_shares(cls, value: dict[str, float]) -> dict[str, float]:
@@ -124,6 +145,17 @@ class Settings(BaseSettings):
         except TypeError as exc:
             raise ValueError(str(exc).replace("__init__()", "")) from None
         return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _long_api_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and any(len(key) < MIN_API_KEY for key in _split(value)):
+            raise ValueError(f"every API key must have at least {MIN_API_KEY} characters")
+        return value
+
+    def api_key_list(self) -> tuple[str, ...]:
+        """The HTTP API's keys (``api_keys`` split at commas, blanks dropped)."""
+        return () if self.api_keys is None else _split(self.api_keys)
 
     def topic(self, name: str) -> str:
         """The full name of one of our topics."""
@@ -142,6 +174,21 @@ class Settings(BaseSettings):
             if value is not None:
                 options[name] = str(value)
         return options
+
+
+def _split(keys: SecretStr) -> tuple[str, ...]:
+    return tuple(key.strip() for key in keys.get_secret_value().split(",") if key.strip())
+
+
+def churn_rules_of(overrides: dict[str, Any]) -> ChurnRules:
+    """``ChurnRules`` with ``overrides``; ValueError naming an unknown or bad field."""
+    from projections.churn_rules import ChurnRules
+
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    try:
+        return ChurnRules(**fixed)  # type: ignore[arg-type]
+    except TypeError as exc:  # an unknown name
+        raise ValueError(str(exc).replace("__init__()", "")) from None
 
 
 _CONFIG_ENV = "TOUCHPOINT_CONFIG"

@@ -32,6 +32,7 @@ class TopicSpec:
 
 TOUCHPOINTS = "touchpoints"
 DEAD_LETTERS = "touchpoints-dlq"
+DEAD_LETTERS_REDRIVEN = "touchpoints-dlq-redriven"
 CUSTOMER_STATE = "customer-state"
 CUSTOMER_VIEWS = "customer-views"
 IDENTITY_CLAIMS = "identity-claims"
@@ -44,11 +45,20 @@ CLV_SCORES = "clv-scores"
 CLV_FITS = "clv-fits"
 CUSTOMER_ALIASES = "customer-aliases"
 CUSTOMER_MERGES = "customer-merges"
+CHURN_WARNINGS = "churn-warnings"
+CHURN_EVENTS = "churn-warning-events"
+COMPLAINT_SLA = "complaint-sla"
 WEEK = {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)}
 
 LAYOUT: tuple[TopicSpec, ...] = (
     TopicSpec(TOUCHPOINTS, "event log of every touchpoint (the event store)", FOREVER),
     TopicSpec(DEAD_LETTERS, "records that failed validation, original bytes + reason", FOREVER),
+    TopicSpec(
+        DEAD_LETTERS_REDRIVEN,
+        "dead letters handled by `touchpoint dlq replay` (one partition)",
+        COMPACTED,
+        1,
+    ),
     TopicSpec(
         "customer-state", "processing state per customer + its source offset (internal)", COMPACTED
     ),
@@ -71,9 +81,10 @@ LAYOUT: tuple[TopicSpec, ...] = (
     TopicSpec(CLV_SCORES, "P(alive), expected purchases and CLV per customer", COMPACTED),
     TopicSpec(CLV_FITS, "fitted BG/NBD and Gamma-Gamma parameters (history)", FOREVER),
     TopicSpec(
-        "churn-warnings", "open churn warning per customer (tombstone when cleared)", COMPACTED
+        CHURN_WARNINGS, "open churn warning per customer (tombstone when cleared)", COMPACTED
     ),
-    TopicSpec("churn-warning-events", "ChurnWarningRaised / Cleared events (history)", FOREVER),
+    TopicSpec(CHURN_EVENTS, "churn warnings raised, updated and cleared (history)", FOREVER),
+    TopicSpec(COMPLAINT_SLA, "each customer's complaints with deadline and outcome", COMPACTED),
 )
 
 

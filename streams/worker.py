@@ -15,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import faust
 import orjson
 
+from projections.churn import CLEARED, ChurnWarningEvent, Valuation
+from projections.churn_records import encode_complaints
+from projections.complaint_sla import complaint_records
 from projections.customer_facts import to_datetime
 from projections.customer_value import customer_value
 from projections.identity import IdentityClaim, decode_claim, encode_claim
@@ -28,6 +31,7 @@ from projections.loyalty import DueQueue, due_at
 from projections.loyalty_rules import LoyaltyRules
 from projections.view_records import encode_alias_record, encode_view_record
 from streams import kafka_clients
+from streams.churn_step import advance_warnings, merged_away, warning_due
 from streams.identity_resolver import IdentityResolver
 from streams.loyalty_step import advance
 from streams.merging import (
@@ -41,9 +45,12 @@ from streams.merging import (
 )
 from streams.processing import SourceRecord, Tracked, apply_batch, current_view
 from streams.restore import restore_partition
-from streams.settings import Settings
+from streams.settings import Settings, churn_rules_of
 from streams.tier_resolver import TierResolver, encode_value
 from streams.topics import (
+    CHURN_EVENTS,
+    CHURN_WARNINGS,
+    COMPLAINT_SLA,
     CUSTOMER_ALIASES,
     CUSTOMER_MERGES,
     CUSTOMER_STATE,
@@ -80,6 +87,7 @@ class WorkerStats:
     aliases_decided: int = 0
     stage_changes: int = 0
     tier_changes: int = 0
+    warning_events: int = 0
     batches: int = 0
     by_partition: dict[int, int] = field(default_factory=dict)
 
@@ -99,6 +107,8 @@ class ProcessingWorker:
         self.resolver = IdentityResolver(settings)
         self.tiers = TierResolver(settings)
         self.rules = LoyaltyRules(**settings.loyalty_rules)  # type: ignore[arg-type]
+        self.churn_rules = churn_rules_of(settings.churn_rules)
+        self.valuation = Valuation(settings.reporting_currency, settings.fx_rates)
         self.watermarks: dict[int, int] = {}  # partition -> latest event time folded (µs)
         self.queues: dict[int, DueQueue] = {}  # partition -> customers by next loyalty due time
         self._lock = asyncio.Lock()
@@ -193,6 +203,7 @@ class ProcessingWorker:
             self._send(CUSTOMER_VIEWS, alias.encode(), encode_alias_record(alias, canonical, cause))
             self._send_tombstone(LOYALTY_STAGES, alias.encode())  # its stage now is the canonical's
             self._send_tombstone(CUSTOMER_VALUES, alias.encode())  # and its value is counted there
+            self._send_tombstone(COMPLAINT_SLA, alias.encode())  # its complaints too
         self._publish(partition, self._with_loyalty(partition, result.changed))
 
     def _with_loyalty(self, partition: int, changed: dict[str, Tracked]) -> dict[str, Tracked]:
@@ -207,18 +218,42 @@ class ProcessingWorker:
         out = dict(changed)
         for customer in list(changed) + queue.pop_due(until):
             tracked = out.get(customer) or states.get(customer)
+            if tracked is not None and tracked.alias_of is not None and tracked.warning:
+                out[customer] = self._merged_away(tracked)
             if tracked is None or tracked.alias_of is not None or not tracked.facts.touches:
                 queue.push(customer, None)
                 continue
+            warned = advance_warnings(tracked, until, self.churn_rules, self.valuation)
             step = advance(tracked, until, self.rules)
-            out[customer] = step.tracked
-            queue.push(customer, step.due)
+            out[customer] = replace(step.tracked, warning=warned.tracked.warning)
+            dues = [due for due in (step.due, warned.due) if due is not None]
+            queue.push(customer, min(dues, default=None))
             for change in step.changes:
                 self._send(LOYALTY_CHANGES, customer.encode(), change.to_json())
             if step.changes:
                 self._send(LOYALTY_STAGES, customer.encode(), step.changes[-1].to_json())
                 self.stats.stage_changes += len(step.changes)
+            self._send_warnings(customer, warned.events)
         return out
+
+    def _send_warnings(self, customer: str, events: tuple[ChurnWarningEvent, ...]) -> None:
+        key = customer.encode()
+        for event in events:
+            self._send(CHURN_EVENTS, key, event.to_json())
+        if events:
+            if events[-1].kind == CLEARED:
+                self._send_tombstone(CHURN_WARNINGS, key)
+            else:
+                self._send(CHURN_WARNINGS, key, events[-1].to_json())
+            self.stats.warning_events += len(events)
+
+    def _merged_away(self, tracked: Tracked) -> Tracked:
+        """An alias's open warning is cleared: its facts now count at the canonical id."""
+        at = to_datetime((tracked.emitted_through or 0) + 1)
+        event = merged_away(tracked, tracked.alias_of or "", at)
+        if event is not None:
+            self._send_warnings(tracked.facts.customer_id, (event,))
+        return replace(tracked, warning=None)
 
     def _publish(self, partition: int, changed: dict[str, Tracked]) -> None:
         """Send changed states, and each one's view (or, for an alias, its facts to the
@@ -236,6 +271,9 @@ class ProcessingWorker:
                 )
                 self._send(CUSTOMER_VALUES, key, encode_value(value))
                 self.stats.views_published += 1
+                if tracked.facts.filings:
+                    rows = complaint_records(tracked.facts, self.churn_rules, self.valuation)
+                    self._send(COMPLAINT_SLA, key, encode_complaints(rows))
         self.states[partition].update(changed)
 
     def _send_tombstone(self, topic: str, key: bytes) -> None:
@@ -279,7 +317,9 @@ class ProcessingWorker:
         for customer, tracked in restored.items():
             if tracked.alias_of is None and tracked.emitted_through is not None:
                 at = to_datetime(tracked.emitted_through)
-                queue.push(customer, due_at(tracked.facts, at, self.rules))
+                warned = warning_due(tracked.facts, at, self.churn_rules, self.valuation)
+                dues = [d for d in (due_at(tracked.facts, at, self.rules), warned) if d]
+                queue.push(customer, min(dues, default=None))
 
     def _done(self, records: Iterable[SourceRecord]) -> None:
         for record in records:

@@ -188,22 +188,23 @@ def test_low_satisfaction_expires_or_clears_with_a_better_answer() -> None:
 
 
 def test_silent_dissatisfaction_repeat_calls_without_a_complaint() -> None:
-    calls = [a_call(at=day(d), reason="delivery", outcome="unresolved") for d in (0, 5)]
+    calls = [a_call(at=day(d), reason="delivery", outcome="unresolved") for d in (0, 5, 8)]
     events = history(facts_of(*calls), until=100)
     assert brief(events) == [
-        ("raised", 5.0, ("silent_dissatisfaction",), "warning"),
-        ("cleared", 90.0, ("silent_dissatisfaction",), "warning"),
+        ("raised", 8.0, ("silent_dissatisfaction",), "warning"),
+        ("cleared", 90.0, ("silent_dissatisfaction",), "warning"),  # the day-0 call left the window
     ]
+    assert history(facts_of(*calls[:2]), until=100) == []  # two calls are not yet a pattern
     assert events[0].evidence["silent_dissatisfaction"]["repeated_reason"] == "delivery"
 
 
 def test_repeat_calls_that_were_resolved_or_about_a_complaint_are_not_silent() -> None:
-    resolved = [a_call(at=day(d), reason="delivery", outcome="resolved") for d in (0, 5)]
+    resolved = [a_call(at=day(d), reason="delivery", outcome="resolved") for d in (0, 5, 8)]
     assert history(facts_of(*resolved), until=20) == []
     chased = [
         a_complaint(at=day(0)),
         a_resolution(at=day(1), accepted=True),
-        *[a_call(at=day(d), reason="delivery", outcome="unresolved") for d in (2, 3)],
+        *[a_call(at=day(d), reason="delivery", outcome="unresolved") for d in (2, 3, 4)],
     ]
     assert history(facts_of(*chased), until=20) == []  # they complained: not silent
 

@@ -180,6 +180,7 @@ def _sample(field: FieldInfo, annotation: Any) -> tuple[str, Any]:
 SAMPLES = {  # settings whose valid values depend on their meaning, not just their type
     "loyalty_rules": ('{"at_risk_multiplier": 2.5}', {"at_risk_multiplier": 2.5}),
     "tier_shares": ('{"vip_share": 0.02}', {"vip_share": 0.02}),
+    "churn_rules": ('{"overdue_multiplier": 2.5}', {"overdue_multiplier": 2.5}),
 }
 
 
@@ -390,6 +391,8 @@ def test_cli_reports_bad_setting_by_name(monkeypatch: pytest.MonkeyPatch) -> Non
     [
         ("TOUCHPOINT_LOYALTY_RULES", '{"nonsense": 1}', "nonsense"),
         ("TOUCHPOINT_LOYALTY_RULES", '{"at_risk_multiplier": 4, "lapse_multiplier": 3}', "lapse"),
+        ("TOUCHPOINT_CHURN_RULES", '{"nonsense": 1}', "nonsense"),
+        ("TOUCHPOINT_CHURN_RULES", '{"spend_recover_ratio": 0.1}', "spend_recover_ratio"),
         ("TOUCHPOINT_TIER_SHARES", '{"vip_share": 0.5}', "share"),
     ],
 )
