@@ -78,6 +78,10 @@ class ChurnRules:
     returns: int = 2  # calls whose reason is a return
     return_reasons: tuple[str, ...] = ("return", "refund")
     complaint_reasons: tuple[str, ...] = ("complaint",)  # calls about a filed complaint
+    # low_p_alive: the lifetime-value model's P(alive) at a refit (`touchpoint fit`).
+    low_p_alive: float = 0.3  # raise below 30% ...
+    critical_p_alive: float = 0.1  # ... critical below 10% ...
+    p_alive_recover: float = 0.4  # ... clear at 40% or more at a later refit
     # Priority: sum of weight x severity points (x the value tier's weight, read side).
     weights: Mapping[str, float] = field(
         default_factory=lambda: {
@@ -108,7 +112,10 @@ class ChurnRules:
         missing = set(_SEVERITIES) - set(self.complaint_deadline_days)
         if missing:
             raise ValueError(f"complaint_deadline_days lacks {sorted(missing)}")
-        for share in ("follow_up_max_share", "low_score_share", "critical_score_share"):
+        if not self.critical_p_alive <= self.low_p_alive <= self.p_alive_recover:
+            raise ValueError("need critical_p_alive <= low_p_alive <= p_alive_recover")
+        for share in ("follow_up_max_share", "low_score_share", "critical_score_share",
+                      "p_alive_recover"):  # fmt: skip
             if getattr(self, share) > 1:
                 raise ValueError(f"{share} must be at most 1")
 

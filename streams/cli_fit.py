@@ -47,6 +47,8 @@ def fit(
 
     Publishes the parameters (clv-fits) and each customer's P(alive), expected purchases
     and CLV (clv-scores); the materializer stores them in the clv_fits and clv tables.
+    Customers whose P(alive) falls below the churn rules' low_p_alive get a churn
+    warning (churn-warning-events), cleared at a later refit that finds them alive.
     Run it on a schedule (cron, a Kubernetes CronJob) or on demand; fitted_at is the
     read model's event-time watermark.
     """
@@ -68,7 +70,10 @@ def fit(
     if not dry_run:
         with kafka_errors():
             publish(settings, outcome)
-        console.print(f"published the fit and {len(outcome.scores):,} customer scores")
+        console.print(
+            f"published the fit, {len(outcome.scores):,} customer scores and "
+            f"{len(outcome.warnings):,} low_p_alive warning events"
+        )
 
 
 def _print(outcome: FitOutcome) -> None:

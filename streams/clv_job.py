@@ -1,5 +1,6 @@
 """The lifetime-value refit: read the customer base from the read model, fit BG/NBD
-and Gamma-Gamma (projections/clv.py), publish the fit and every customer's scores.
+and Gamma-Gamma (projections/clv.py), publish the fit, every customer's scores, and
+the ``low_p_alive`` churn warnings they raise or clear (projections/churn_model.py).
 
 The read model has one writer (the materializer), so the job does not write to it:
 it publishes to ``clv-fits`` and ``clv-scores`` and the materializer stores them.
@@ -9,7 +10,7 @@ refit over the same events gives the same parameters and scores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,10 +18,13 @@ import duckdb
 import numpy as np
 
 from projections import clv
+from projections.churn import ChurnWarningEvent, OpenWarning
+from projections.churn_model import CODE as LOW_P_ALIVE
+from projections.churn_model import model_warnings
 from projections.value_records import ClvScore
 from streams import kafka_clients
-from streams.settings import Settings
-from streams.topics import CLV_FITS, CLV_SCORES
+from streams.settings import Settings, churn_rules_of
+from streams.topics import CHURN_EVENTS, CLV_FITS, CLV_SCORES
 
 BASE_SQL = """
 SELECT customer_id, frequency, recency_days,
@@ -44,6 +48,7 @@ class FitOutcome:
     models: clv.FittedModels
     customers: int
     scores: dict[str, ClvScore]
+    warnings: list[ChurnWarningEvent] = field(default_factory=list)  # low_p_alive
 
 
 def fit_from_read_model(
@@ -72,7 +77,23 @@ def fit_from_read_model(
         customer: _score(customer, as_of, settings, job, scored, i)
         for i, customer in enumerate(ids)
     }
-    return FitOutcome(models, len(ids), scores)
+    p_alive = {c: score.p_alive for c, score in scores.items()}
+    rules = churn_rules_of(settings.churn_rules)
+    warnings = model_warnings(p_alive, _open_model_warnings(conn), as_of, rules)
+    return FitOutcome(models, len(ids), scores, warnings)
+
+
+def _open_model_warnings(conn: duckdb.DuckDBPyConnection) -> dict[str, OpenWarning]:
+    """The ``low_p_alive`` warnings open in the read model (none in an older file)."""
+    try:
+        rows = conn.execute(
+            "SELECT customer_id, warning_id, reasons, severity FROM churn_warnings "
+            "WHERE status = 'open' AND list_contains(reasons, ?)",
+            [LOW_P_ALIVE],
+        ).fetchall()
+    except duckdb.CatalogException:
+        return {}
+    return {c: OpenWarning(w, tuple(r), s) for c, w, r, s in rows}
 
 
 def _score(
@@ -102,6 +123,9 @@ def publish(settings: Settings, outcome: FitOutcome) -> None:
         producer.send(settings.topic(CLV_FITS), key=b"clv", value=outcome.models.to_json().encode())
         for customer, score in outcome.scores.items():
             producer.send(settings.topic(CLV_SCORES), key=customer.encode(), value=score.to_json())
+        for event in outcome.warnings:
+            key = event.customer_id.encode()
+            producer.send(settings.topic(CHURN_EVENTS), key=key, value=event.to_json())
         producer.flush()
     finally:
         producer.close()

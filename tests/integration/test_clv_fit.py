@@ -51,8 +51,17 @@ def test_fit_scores_every_buyer_as_of_the_event_time_watermark(settings: Setting
         stored = conn.execute("SELECT count(*), min(p_alive), max(p_alive) FROM clv").fetchone()
         fits = conn.execute("SELECT fitted_at FROM clv_fits").fetchall()
         pyramid = queries.tiers(conn)
+        low = conn.execute(
+            "SELECT customer_id FROM churn_warnings WHERE status = 'open' "
+            "AND reasons = ['low_p_alive'] AND raised_at = ?",
+            [watermark],
+        ).fetchall()
+        refit = fit_from_read_model(conn, settings, ClvJob())
     finally:
         conn.close()
+    assert {c for (c,) in low} == {c for c, s in outcome.scores.items() if s.p_alive < 0.3}
+    assert low, "the simulation has customers the model thinks are gone"
+    assert refit.warnings == []  # the same scores again: nothing raised twice
     assert stored[0] == buyers and 0.0 <= stored[1] <= stored[2] <= 1.0
     assert [row[0] for row in fits] == [watermark]
     assert isinstance(watermark, datetime)
