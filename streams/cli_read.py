@@ -36,7 +36,7 @@ STAGE_CHANGES_SHOWN = 5  # latest stage changes `touchpoint customer` shows
 
 
 @contextmanager
-def _read_model(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+def read_model(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         conn = queries.open_read_model(settings.db)
     except queries.ReadModelMissing as exc:
@@ -54,7 +54,7 @@ def _read_model(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 def customer(settings: Settings, customer_id: str, as_json: bool) -> None:
     """Show the unified view and loyalty stage of CUSTOMER_ID (a merged-away id shows the
     customer it joined)."""
-    with _read_model(settings) as conn:
+    with read_model(settings) as conn:
         if not as_json:
             print_customer(conn, customer_id)
             return
@@ -133,7 +133,7 @@ def funnel(settings: Settings, as_json: bool) -> None:
     previous stage or above; at_risk, lapsed and win_back are off the ladder
     (docs/read-model.md).
     """
-    with _read_model(settings) as conn:
+    with read_model(settings) as conn:
         try:
             steps = queries.funnel(conn)
         except queries.ReadModelOutdated as exc:
@@ -152,7 +152,7 @@ def tiers(settings: Settings, as_json: bool) -> None:
     """Show the customer pyramid: customers and value per value tier (vip, key, regular,
     small), their shares, and the 80/20 check (share of the value held by the top 20% of
     the customers with a value; docs/read-model.md)."""
-    with _read_model(settings) as conn:
+    with read_model(settings) as conn:
         try:
             pyramid = queries.tiers(conn)
         except queries.ReadModelOutdated as exc:
@@ -176,7 +176,7 @@ def query(settings: Settings, sql: str, as_json: bool, as_csv: bool) -> None:
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
-    with _read_model(settings) as conn:
+    with read_model(settings) as conn:
         try:
             result = queries.run_query(conn, sql)
         except queries.QueryError as exc:

@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import click
+import duckdb
 from rich.table import Table
 
 from schemas import decode
@@ -168,6 +169,7 @@ def _show_read_model(settings: Settings) -> None:
         for row in top.rows:
             table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
         out.print(table)
+        _show_churn(conn)
         for title, condition in DEMO_PICKS:
             sql = f"SELECT customer_id FROM customer_view WHERE {condition} LIMIT 1"
             rows = queries.run_query(conn, sql).rows
@@ -179,8 +181,17 @@ def _show_read_model(settings: Settings) -> None:
     out.print(
         f"explore: touchpoint customer ID --db {settings.db}, "
         f"touchpoint funnel --db {settings.db}, touchpoint tiers --db {settings.db}, "
+        f"touchpoint warnings --open --db {settings.db}, touchpoint complaints --db {settings.db}, "
         f'touchpoint query "SELECT * FROM customer_view LIMIT 5" --db {settings.db}'
     )
+
+
+def _show_churn(conn: duckdb.DuckDBPyConnection) -> None:
+    """The top of the churn worklist and the complaint timeliness (docs/churn.md)."""
+    from streams.cli_churn import print_complaints, print_warnings
+
+    print_warnings(conn, only_open=True, top=10)
+    print_complaints(conn, open_limit=5)
 
 
 def _show_log(settings: Settings, topic: str, expected: int) -> None:
