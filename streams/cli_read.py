@@ -23,7 +23,7 @@ import click
 import duckdb
 from rich.table import Table
 
-from projections import queries
+from projections import churn_queries, queries
 from projections.loyalty import LoyaltyStageChanged
 from projections.ports import StoredStage, StoredTier
 from projections.value_records import ClvScore
@@ -91,9 +91,23 @@ def print_customer(conn: duckdb.DuckDBPyConnection, customer_id: str) -> None:
     tables[1:1] = [
         *cli_tables.loyalty_tables(*_loyalty(conn, found.customer_id)),
         *cli_tables.value_tables(*_value(conn, found.customer_id)),
+        *_warnings(conn, found.customer_id),
     ]
     for table in tables:
         out.print(table)
+
+
+def _warnings(conn: duckdb.DuckDBPyConnection, customer_id: str) -> list[Table]:
+    """The customer's open churn warnings, one row per reason (none: no table)."""
+    page = churn_queries.open_warnings(conn, customer_id=customer_id)
+    if not page.items:
+        return []
+    table = Table("reason", "severity", "raised", "evidence", title="open churn warnings")
+    for warning in page.items:
+        for code in warning.reasons:
+            evidence = ", ".join(f"{k}={v}" for k, v in warning.evidence.get(code, {}).items())
+            table.add_row(code, warning.severity, str(warning.raised_at.date()), evidence)
+    return [table]
 
 
 def _loyalty(

@@ -105,3 +105,9 @@ def test_complaints_timeliness_and_repurchase(db: Path) -> None:
     assert groups == {"on_time": (0, 0), "late": (1, 1), "never": (1, 0)}
     text = touchpoint("complaints", "--db", str(db)).output
     assert "timeliness rate: 0.0%" in text and "K3" in text
+
+
+def test_the_customer_view_lists_the_open_warning_with_its_evidence(db: Path) -> None:
+    text = touchpoint("customer", "Q1", "--db", str(db)).output
+    section = text.split("open churn warnings", 1)[1]
+    assert "overdue_purchase" in section and "rhythm_days=30.0" in section
