@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from streams.cli_options import with_settings
 from streams.cli_output import console, kafka_errors
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.metrics import MaterializerProbe
+    from streams.worker import ProcessingWorker
 
 
 @click.command()
@@ -28,29 +34,72 @@ from streams.settings import Settings
     "all but one worker, or run `touchpoint materialize` on its own.",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    default=0,
+    help="Serve Prometheus metrics at http://HOST:PORT/metrics (docs/operations.md).  "
+    "[default: 0, off]",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics endpoint listens on (0.0.0.0: every interface).",
+)
 @with_settings
-def worker(settings: Settings, until_idle: bool, materialize: bool, batch_size: int) -> None:
+def worker(
+    settings: Settings,
+    until_idle: bool,
+    materialize: bool,
+    batch_size: int,
+    metrics_port: int,
+    metrics_host: str,
+) -> None:
     """Run a stream worker: fold touchpoints into customer views (docs/architecture.md).
 
     Workers in one group share the partitions of the event log: start more for more
     throughput. Stop with Ctrl-C; a restart continues where the last one stopped.
     """
+    from streams.metrics import MaterializerProbe
     from streams.topics import create_topics
+    from streams.worker import ProcessingWorker
 
     with kafka_errors():
         create_topics(settings)
-        if until_idle:
-            _until_idle(settings, materialize, batch_size)
-        else:
-            _forever(settings, materialize, batch_size)
+        processing = ProcessingWorker(settings, batch_size)
+        probe = MaterializerProbe()
+        with _metrics(processing, probe, metrics_port, metrics_host):
+            if until_idle:
+                _until_idle(settings, processing, materialize, probe)
+            else:
+                _forever(settings, processing, materialize, probe)
 
 
-def _until_idle(settings: Settings, materialize: bool, batch_size: int) -> None:
+def _metrics(
+    processing: ProcessingWorker, probe: MaterializerProbe, port: int, host: str
+) -> contextlib.AbstractContextManager[object]:
+    """The Prometheus endpoint while the worker runs (nothing when ``port`` is 0)."""
+    if not port:
+        return contextlib.nullcontext()
+    from streams.metrics import MaterializerCollector, MetricsServer, WorkerCollector
+
+    try:
+        server = MetricsServer(
+            port, host, WorkerCollector(processing), MaterializerCollector(probe)
+        )
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve metrics on {host}:{port}: {exc}") from exc
+    console.print(f"metrics at http://{host}:{server.port}/metrics")
+    return server
+
+
+def _until_idle(
+    settings: Settings, processing: ProcessingWorker, materialize: bool, probe: MaterializerProbe
+) -> None:
     from streams.idle import run_until_idle
-    from streams.worker import ProcessingWorker
 
     started = time.monotonic()
-    processing = ProcessingWorker(settings, batch_size)
     asyncio.run(run_until_idle(processing))
     stats = processing.stats
     console.print(
@@ -59,23 +108,25 @@ def _until_idle(settings: Settings, materialize: bool, batch_size: int) -> None:
         f"in {time.monotonic() - started:.1f} s"
     )
     if materialize:
-        applied = _materialize_until_caught_up(settings)
+        applied = _materialize_until_caught_up(settings, probe)
         console.print(f"read model {settings.db}: {applied:,} view records applied")
 
 
-def _materialize_until_caught_up(settings: Settings) -> int:
+def _materialize_until_caught_up(settings: Settings, probe: MaterializerProbe) -> int:
     from streams.materializer import Materializer
 
     with Materializer(settings) as materializer:
+        probe.stats = materializer.stats
         return materializer.run_until_caught_up(timeout=600)
 
 
-def _forever(settings: Settings, materialize: bool, batch_size: int) -> None:
-    from streams.worker import ProcessingWorker
-
-    processing = ProcessingWorker(settings, batch_size)
+def _forever(
+    settings: Settings, processing: ProcessingWorker, materialize: bool, probe: MaterializerProbe
+) -> None:
     stop = threading.Event()
-    thread = threading.Thread(target=_materialize_forever, args=(settings, stop), daemon=True)
+    thread = threading.Thread(
+        target=_materialize_forever, args=(settings, stop, probe), daemon=True
+    )
     if materialize:
         thread.start()
 
@@ -99,8 +150,13 @@ def _forever(settings: Settings, materialize: bool, batch_size: int) -> None:
         raise click.ClickException(f"worker stopped: {processing.failure}")
 
 
-def _materialize_forever(settings: Settings, stop: threading.Event) -> None:
+def _materialize_forever(
+    settings: Settings, stop: threading.Event, probe: MaterializerProbe
+) -> None:
     from streams.materializer import Materializer
 
     with Materializer(settings) as materializer:
-        materializer.run_forever(stop)
+        probe.stats = materializer.stats
+        while not stop.is_set():  # Materializer.run_forever, reporting its lag after each poll
+            materializer.run_once(timeout_ms=500)
+            probe.lag = materializer.lag()

@@ -44,7 +44,10 @@ def test_topics_are_created_once_with_the_requested_partitions(settings: Setting
     assert all(r.created for r in first)
     assert not any(r.created for r in second)
     fixed = {settings.topic(spec.name): spec.partitions for spec in LAYOUT if spec.partitions}
-    assert fixed == {settings.topic("identity-claims"): 1, settings.topic("customer-values"): 1}
+    assert fixed == {
+        settings.topic(name): 1
+        for name in ("identity-claims", "customer-values", "touchpoints-dlq-redriven")
+    }
     assert {r.partitions for r in second if r.name not in fixed} == {2}  # left as they are
     assert all(r.partitions == fixed[r.name] for r in second if r.name in fixed)
 
