@@ -17,7 +17,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from schemas import EventDecodeError, PiiSealer, decode_obj, encode
+from schemas import EventDecodeError, FieldError, PiiSealer, decode_obj, encode
 from schemas.codec import seal_input
 from schemas.touchpoints import Touchpoint
 from streams import kafka_clients
@@ -32,6 +32,29 @@ class Rejection:
 
     origin: str
     reason: str
+
+
+class Refused(ValueError):
+    """An input record that is not a valid event: the record as kept (personal data
+    sealed), its Kafka key when it has a usable customer id, and why."""
+
+    def __init__(
+        self,
+        value: bytes,
+        key: bytes | None,
+        reason: str,
+        error: EventDecodeError | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.value, self.key, self.reason, self.error = value, key, reason, error
+
+    @property
+    def errors(self) -> tuple[FieldError, ...]:
+        """Each problem by field; a record that is not even JSON is one problem of '$'."""
+        if self.error is not None:
+            return self.error.errors
+        where, _, reason = self.reason.partition(": ")
+        return (FieldError(where, reason),)
 
 
 @dataclass
@@ -80,25 +103,34 @@ class EventPublisher:
 
         Returns the event, or None when the record was refused (and dead-lettered).
         """
+        try:
+            event = self.validate(record)
+        except Refused as refused:
+            self._refuse(refused, origin)
+            return None
+        self.publish(event)
+        return event
+
+    def validate(self, record: bytes | str | dict[str, Any]) -> Touchpoint:
+        """The event an input record describes, personal data sealed; raises ``Refused``.
+
+        A record without ``recorded_at`` is stamped with the clock. Nothing is sent.
+        """
         raw = record.encode() if isinstance(record, str) else record
         if isinstance(raw, bytes):
             try:
                 parsed: Any = json.loads(raw)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                self._refuse(raw, None, origin, f"$: not valid JSON ({exc})", None)
-                return None
+                raise Refused(raw, None, f"$: not valid JSON ({exc})") from None
         else:
             parsed = raw
         if isinstance(parsed, dict) and "recorded_at" not in parsed:
             parsed = {**parsed, "recorded_at": self._clock().isoformat()}
         prepared = seal_input(parsed, self._sealer)
         try:
-            event = decode_obj(prepared)
+            return decode_obj(prepared)
         except EventDecodeError as exc:
-            self._refuse(_reencode(prepared, raw), _key_of(prepared), origin, str(exc), exc)
-            return None
-        self.publish(event)
-        return event
+            raise Refused(_reencode(prepared, raw), _key_of(prepared), str(exc), exc) from None
 
     def publish(self, event: Touchpoint) -> None:
         """Send a validated event to the event log, keyed by customer id."""
@@ -117,19 +149,13 @@ class EventPublisher:
         future.add_callback(self._acked, event.event_type)
         future.add_errback(self._failed, f"event {event.event_id}")
 
-    def _refuse(
-        self,
-        value: bytes,
-        key: bytes | None,
-        origin: str,
-        reason: str,
-        exc: EventDecodeError | None,
-    ) -> None:
-        letter = DeadLetter(value, key, reason, origin, exc.errors if exc else ())
+    def _refuse(self, refused: Refused, origin: str) -> None:
+        errors = refused.error.errors if refused.error else ()
+        letter = DeadLetter(refused.value, refused.key, refused.reason, origin, errors)
         with self._lock:
-            self.report.rejected.append(Rejection(origin, reason))
+            self.report.rejected.append(Rejection(origin, refused.reason))
         future = self._producer.send(
-            self._dlq_topic, key=key, value=value, headers=letter.headers()
+            self._dlq_topic, key=refused.key, value=refused.value, headers=letter.headers()
         )
         future.add_callback(self._dead_lettered)
         future.add_errback(self._failed, f"dead letter for {origin}")
