@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 
+from projections.churn_signals import CODES
 from projections.complaint_timeliness import Timeliness, complaint_timeliness, has_complaint_sla
 
 __all__ = [
@@ -40,17 +41,7 @@ __all__ = [
     "warning_history",
 ]
 
-# Reason codes a warning may carry (docs/read-model.md), and its severities.
-REASONS = (
-    "overdue_purchase",
-    "falling_frequency",
-    "falling_spend",
-    "complaint_overdue",
-    "resolution_rejected",
-    "low_satisfaction",
-    "low_p_alive",
-    "silent_dissatisfaction",
-)
+REASONS = CODES  # the reason codes a warning may carry (the rules', docs/churn.md)
 SEVERITIES = ("warning", "critical")
 _CHURN_RELATIONS = ("churn_warnings", "churn_warning_events", "open_churn_warnings")
 

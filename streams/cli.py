@@ -14,7 +14,10 @@ from typing import IO, Any
 import click
 from rich.table import Table
 
+from streams.cli_churn import CHURN_COMMANDS
+from streams.cli_dlq import dlq
 from streams.cli_fit import fit
+from streams.cli_import import import_
 from streams.cli_options import with_settings
 from streams.cli_output import (
     console,
@@ -26,6 +29,8 @@ from streams.cli_output import (
     size_of,
 )
 from streams.cli_read import READ_COMMANDS
+from streams.cli_serve import serve
+from streams.cli_status import status
 from streams.cli_worker import worker
 from streams.demo import demo
 from streams.settings import Settings
@@ -209,5 +214,11 @@ def schemas_export(directory: Path) -> None:
 main.add_command(demo)
 main.add_command(worker)
 main.add_command(fit)
+main.add_command(import_)
+main.add_command(serve)
+main.add_command(status)
+main.add_command(dlq)
 for command in READ_COMMANDS:  # customer, query, materialize (docs/read-model.md)
+    main.add_command(command)
+for command in CHURN_COMMANDS:  # warnings, complaints (docs/churn.md)
     main.add_command(command)

@@ -65,6 +65,7 @@ def demo(settings: Settings, customers: int, days: int, seed: int, partitions: i
         _show_dead_letters(settings, settings.topic(DEAD_LETTERS), publisher.report.dead_lettered)
         _run_pipeline(settings)
         _show_read_model(settings)
+    _show_dashboard(settings)
 
 
 def _ensure_broker(settings: Settings, stack: ExitStack) -> tuple[Settings, bool]:
@@ -192,6 +193,17 @@ def _show_churn(conn: duckdb.DuckDBPyConnection) -> None:
 
     print_warnings(conn, only_open=True, top=10)
     print_complaints(conn, open_limit=5)
+
+
+def _show_dashboard(settings: Settings) -> None:
+    """Where to look next: the dashboard over this read model (docs/api.md)."""
+    out.rule("dashboard")
+    out.print(
+        f"the dashboard: run `touchpoint serve --db {settings.db}`, then open the address it "
+        "prints, http://127.0.0.1:8080/#key=... (the key is made for the run unless "
+        "TOUCHPOINT_API_KEYS is set). It follows the read model live while a worker runs.",
+        markup=False,
+    )
 
 
 def _show_log(settings: Settings, topic: str, expected: int) -> None:

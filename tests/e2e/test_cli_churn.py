@@ -83,10 +83,8 @@ def test_all_warnings_include_the_cleared_one_with_why(db: Path) -> None:
 
 
 def test_warnings_filtered_by_reason_and_printed_for_people(db: Path) -> None:
-    body = json.loads(
-        touchpoint("warnings", "--open", "--reason", "complaint_overdue", "--json", "--db",
-                   str(db)).output  # fmt: skip
-    )
+    args = ("warnings", "--open", "--reason", "complaint_overdue", "--json", "--db", str(db))
+    body = json.loads(touchpoint(*args).output)
     assert [w["customer_id"] for w in body["warnings"]] == ["Q3"]
     text = touchpoint("warnings", "--open", "--db", str(db)).output
     assert "Q1" in text and "overdue_purchase" in text and "open warnings: 2" in text

@@ -126,7 +126,9 @@ def report_against_the_truth(want: dict[str, tuple[ChurnWarningEvent, ...]]) -> 
     caught = [c for c in churners if any(e.kind == "raised" for e in want[c])]
     alarmed = [c for c in steady if any(e.kind == "raised" for e in want[c])]
     still = [c for c in steady if want[c] and want[c][-1].kind != "cleared"]
-    print(f"\nsilent churners caught: {len(caught)}/{len(churners)}; steady customers warned "
-          f"at some time: {len(alarmed)}/{len(steady)}, open at the end: {len(still)}/{len(steady)}")
+    print(
+        f"\nsilent churners caught: {len(caught)}/{len(churners)}; steady customers warned "
+        f"at some time: {len(alarmed)}/{len(steady)}, open at the end: {len(still)}/{len(steady)}"
+    )
     assert churners and len(caught) >= len(churners) / 2
     assert len(still) <= len(steady) / 4

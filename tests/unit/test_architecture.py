@@ -26,6 +26,17 @@ ALLOWED = {
         "sortedcontainers",
     },
     "simulator": {"schemas", "simulator"},
+    # The read side over HTTP: never streams (the composition root builds it: cli_serve.py).
+    "api": {
+        "api",
+        "projections",
+        "schemas",
+        "fastapi",
+        "starlette",
+        "pydantic",
+        "uvicorn",
+        "duckdb",
+    },
 }
 
 

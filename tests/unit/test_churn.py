@@ -43,7 +43,9 @@ def facts_of(*raws: dict[str, Any]) -> CustomerFacts:
     return fold(initial("C1"), [sealed(raw) for raw in raws])
 
 
-def history(facts: CustomerFacts, until: float, rules: ChurnRules = RULES) -> list[ChurnWarningEvent]:
+def history(
+    facts: CustomerFacts, until: float, rules: ChurnRules = RULES
+) -> list[ChurnWarningEvent]:
     return list(advance(facts, None, None, day(until), rules).events)
 
 
@@ -70,7 +72,10 @@ def test_a_silent_churner_is_warned_at_twice_their_rhythm_then_critical_with_no_
 
 def test_a_purchase_clears_the_warning_with_why() -> None:
     events = history(facts_of(*MONTHLY, a_purchase(at=day(160), amount_minor=5000)), until=170)
-    assert [(e.kind, e.occurred_at) for e in events] == [("raised", day(150)), ("cleared", day(160))]
+    assert [(e.kind, e.occurred_at) for e in events] == [
+        ("raised", day(150)),
+        ("cleared", day(160)),
+    ]
     assert events[1].why == f"overdue_purchase: purchase resumed on {day(160).date()}"
     assert events[1].warning_id == events[0].warning_id
 
@@ -306,7 +311,8 @@ EVENTS = st.lists(
     st.one_of(
         st.builds(lambda d, a: a_purchase(at=day(d), amount_minor=a),
                   st.integers(0, 400), st.integers(100, 20_000)),
-        st.builds(lambda d, s: a_survey(score=s, at=day(d)), st.integers(0, 400), st.integers(0, 10)),
+        st.builds(lambda d, s: a_survey(score=s, at=day(d)),
+                  st.integers(0, 400), st.integers(0, 10)),
         st.builds(lambda d, r, o: a_call(at=day(d), reason=r, outcome=o), st.integers(0, 400),
                   st.sampled_from(["delivery", "return", "billing"]),
                   st.sampled_from(["resolved", "unresolved"])),

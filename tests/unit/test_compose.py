@@ -33,7 +33,7 @@ PYPROJECT = ROOT / "pyproject.toml"
 
 # Commands that services run before the CLI has them: command -> the issue that adds it.
 # test_pending_commands_are_still_pending fails once one exists: then delete its entry.
-PENDING_COMMANDS = {"serve": "issue 8"}
+PENDING_COMMANDS: dict[str, str] = {}
 
 # Apache Kafka's default group.min.session.timeout.ms.
 KAFKA_MIN_SESSION_TIMEOUT_MS = 6000
