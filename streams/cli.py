@@ -64,7 +64,9 @@ def broker(settings: Settings, port: int | None, host: str) -> None:
     from streams.broker import BrokerError, EmbeddedBroker
 
     server = EmbeddedBroker(port if port is not None else settings.embedded_port, host)
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    # Stop from the main flow, not inside the handler: the handler may interrupt
+    # Popen.wait, whose lock a second wait from the handler would never get.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.start()
     except BrokerError as exc:
@@ -78,6 +80,10 @@ def broker(settings: Settings, port: int | None, host: str) -> None:
     finally:
         server.stop()
     console.print("broker stopped")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 @main.group()
