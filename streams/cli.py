@@ -67,6 +67,7 @@ def broker(settings: Settings, port: int | None, host: str) -> None:
     # Stop from the main flow, not inside the handler: the handler may interrupt
     # Popen.wait, whose lock a second wait from the handler would never get.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (nohup, &)
     try:
         server.start()
     except BrokerError as exc:
