@@ -76,7 +76,7 @@ class ChurnRules:
     silent_window_days: int = 90
     repeat_contacts: int = 3  # inbound calls about the same reason not resolved
     returns: int = 2  # calls whose reason is a return
-    return_reasons: tuple[str, ...] = ("return", "refund")
+    return_reasons: tuple[str, ...] = ("return", "returns", "refund")
     complaint_reasons: tuple[str, ...] = ("complaint",)  # calls about a filed complaint
     # low_p_alive: the lifetime-value model's P(alive) at a refit (`touchpoint fit`).
     low_p_alive: float = 0.3  # raise below 30% ...
