@@ -178,6 +178,19 @@ class Prepared:
         self.calls = sorted(facts.calls.values())
         self.call_at = [c.at for c in self.calls]
         self.filed_at = sorted(c.filed for c in self.complaints)
+        self.poor_follow_ups = self._poor_follow_ups()
+
+    def _poor_follow_ups(self) -> list[int]:
+        """Instants of surveys at or below ``follow_up_max_share`` of their scale within
+        ``follow_up_days`` after a resolution that was not rejected (R5)."""
+        r, out = self.rules, []
+        resolved = sorted(res.at for res in self.resolutions if res.accepted is not False)
+        for at, share, _ in self.surveys:
+            i = bisect_right(resolved, at) - 1
+            recent = i >= 0 and at - resolved[i] <= r.follow_up_days * DAY
+            if recent and share <= Fraction(str(r.follow_up_max_share)):
+                out.append(at)
+        return out
 
     def _rhythms(self) -> list[tuple[int, bool]]:
         """Per purchase: the rhythm (µs) after it, and whether it is the customer's own."""

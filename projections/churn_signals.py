@@ -213,21 +213,11 @@ class ResolutionRejected:
 
     code = "resolution_rejected"
 
-    def _poor_follow_ups(self, p: Prepared) -> list[int]:
-        r, out = p.rules, []
-        resolved = sorted(res.at for res in p.resolutions if res.accepted is not False)
-        for at, share, _ in p.surveys:
-            i = bisect_right(resolved, at) - 1
-            recent = i >= 0 and at - resolved[i] <= r.follow_up_days * DAY
-            if recent and share <= Fraction(str(r.follow_up_max_share)):
-                out.append(at)
-        return out
-
     def instants(self, p: Prepared) -> Iterable[int]:
         window = p.rules.rejected_window_days * DAY
         for res in p.resolutions:
             yield from (res.at, res.at + window)
-        for at in self._poor_follow_ups(p):
+        for at in p.poor_follow_ups:
             yield from (at, at + window)
 
     def _live(self, p: Prepared, t: int) -> tuple[list[str], list[int]]:
@@ -240,7 +230,7 @@ class ResolutionRejected:
             fixed = settled.get(res.complaint_id)
             if fixed is None or not res.at < fixed <= t:
                 rejected.append(res.complaint_id)
-        poor = [at for at in self._poor_follow_ups(p) if at <= t < at + window]
+        poor = [at for at in p.poor_follow_ups if at <= t < at + window]
         return sorted(set(rejected)), poor
 
     def check(self, p: Prepared, t: int, held: bool) -> Signal | None:

@@ -157,6 +157,8 @@ def _materialize_forever(
 
     with Materializer(settings) as materializer:
         probe.stats = materializer.stats
-        while not stop.is_set():  # Materializer.run_forever, reporting its lag after each poll
-            materializer.run_once(timeout_ms=500)
+
+        def report_lag() -> None:
             probe.lag = materializer.lag()
+
+        materializer.run_forever(stop, after_poll=report_lag)

@@ -217,10 +217,18 @@ class Materializer:
                     f"(lag {self.lag()})"
                 )
 
-    def run_forever(self, stop: threading.Event, max_records: int = 5000) -> None:
-        """Apply batches until ``stop`` is set (from a signal handler or another thread)."""
+    def run_forever(
+        self,
+        stop: threading.Event,
+        max_records: int = 5000,
+        after_poll: Callable[[], None] | None = None,
+    ) -> None:
+        """Apply batches until ``stop`` is set (from a signal handler or another thread);
+        ``after_poll`` runs after each poll, on this thread (e.g. to report ``lag()``)."""
         while not stop.is_set():
             self.run_once(max_records=max_records, timeout_ms=500)
+            if after_poll is not None:
+                after_poll()
 
     def close(self) -> None:
         """Stop reading, then close the store (publishing a final snapshot)."""

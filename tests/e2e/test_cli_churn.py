@@ -44,7 +44,8 @@ def db(tmp_path: Path) -> Path:
                a_purchase("Q2", at=day(120))],
         "Q3": [a_purchase("Q3", at=day(150)), a_complaint("Q3", at=day(190), complaint_id="K3")],
     }  # fmt: skip
-    batch: list[Logged] = [Logged("customer-views", 0, 0, view_record("Q1"))]
+    # a view as of day 200: the read model's watermark, what the commands report "as of"
+    batch: list[Logged] = [Logged("customer-views", 0, 0, view_record("Q1", as_of_day=200))]
     offset = 0
     for customer, raws in customers.items():
         facts = fold(initial(customer), [sealed(raw) for raw in raws])
@@ -58,8 +59,6 @@ def db(tmp_path: Path) -> Path:
     path = tmp_path / "touchpoint.duckdb"
     with DuckDBProjectionStore.open_writer(path) as store:
         store.apply(batch, {})
-        # the watermark the commands report "as of"
-        store._conn.execute("UPDATE pipeline_watermark SET as_of = ?", [day(200)])
     return path
 
 

@@ -9,15 +9,11 @@ note of issue 6 and docs/churn.md)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
 
 import duckdb
 import pytest
 
 from projections.churn import ChurnRules, ChurnWarningEvent, Valuation, advance
-from projections.customer_facts import initial
-from projections.customer_fold import fold
-from projections.identity import IdentityGraph, claims_of
 from schemas import decode
 from simulator.profiles import population
 from streams.materializer import Materializer
@@ -25,6 +21,7 @@ from streams.readback import read_topic
 from streams.settings import Settings
 from streams.topics import CHURN_EVENTS, CHURN_WARNINGS, COMPLAINT_SLA, TOUCHPOINTS, create_topics
 from tests.integration.test_worker import publish_simulation, run_worker
+from tests.integration.test_worker_loyalty import read_the_log
 
 pytestmark = pytest.mark.broker
 
@@ -39,35 +36,15 @@ def published(settings: Settings) -> dict[str, list[ChurnWarningEvent]]:
 
 
 def expected(settings: Settings) -> tuple[dict[str, tuple[ChurnWarningEvent, ...]], set[str]]:
-    """Per unmerged customer, the rules' lifecycle up to just before its partition's latest
-    event time (the worker's watermark), computed directly over the log."""
-    events, partition_of, latest = defaultdict(list), {}, {}
-    graph = IdentityGraph()
-    for record in read_topic(settings, settings.topic(TOUCHPOINTS)):
-        event = decode(record.value)
-        events[event.customer_id].append(event)
-        partition_of[event.customer_id] = record.partition
-        latest[record.partition] = max(latest.get(record.partition, event.occurred_at),
-                                       event.occurred_at)  # fmt: skip
-        for claim in claims_of(event):
-            graph.add(claim)
-    merged = {a.alias_id for a in graph.aliases().values()} | {
-        a.canonical_id for a in graph.aliases().values()
-    }
+    """Per unmerged customer, the rules' lifecycle up to the worker's watermark, computed
+    directly over the log."""
+    log = read_the_log(settings)
     valuation = Valuation(settings.reporting_currency, settings.fx_rates)
     out = {
-        customer: advance(
-            fold(initial(customer), evs),
-            None,
-            None,
-            latest[partition_of[customer]] - timedelta(microseconds=1),
-            ChurnRules(),
-            valuation,
-        ).events
-        for customer, evs in events.items()
-        if customer not in merged
+        customer: advance(facts, None, None, until, ChurnRules(), valuation).events
+        for customer, (facts, until) in log.unmerged().items()
     }
-    return out, merged
+    return out, log.merged
 
 
 def test_warnings_equal_the_rules_over_the_log_are_not_repeated_and_land_in_duckdb(

@@ -5,15 +5,16 @@ a restart publishes nothing again."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pytest
 
-from projections.customer_facts import initial
+from projections.customer_facts import CustomerFacts, initial
 from projections.customer_fold import fold
 from projections.identity import IdentityGraph, claims_of
 from projections.loyalty import LoyaltyStageChanged, transitions
-from schemas import decode
+from schemas import TouchpointEvent, decode
 from streams.readback import read_topic
 from streams.settings import Settings
 from streams.topics import LOYALTY_CHANGES, LOYALTY_STAGES, TOUCHPOINTS, create_topics
@@ -29,12 +30,29 @@ def published_changes(settings: Settings) -> dict[str, list[LoyaltyStageChanged]
     return changes
 
 
-def expected_changes(
-    settings: Settings,
-) -> tuple[dict[str, tuple[LoyaltyStageChanged, ...]], set[str]]:
-    """Per unmerged customer, the ladder's changes up to just before its partition's
-    latest event time (the worker's watermark), computed directly over the log."""
-    events, partition_of, latest = defaultdict(list), {}, {}
+@dataclass
+class TheLog:
+    """The event log read back: each customer's events and the instant just before their
+    partition's latest event time (the worker's watermark), and the ids identity
+    resolution merged (either side)."""
+
+    events: dict[str, list[TouchpointEvent]]
+    until: dict[str, datetime]
+    merged: set[str]
+
+    def unmerged(self) -> dict[str, tuple[CustomerFacts, datetime]]:
+        """Each unmerged customer's facts folded from the log, and their ``until``."""
+        return {
+            customer: (fold(initial(customer), events), self.until[customer])
+            for customer, events in self.events.items()
+            if customer not in self.merged
+        }
+
+
+def read_the_log(settings: Settings) -> TheLog:
+    events: dict[str, list[TouchpointEvent]] = defaultdict(list)
+    partition_of: dict[str, int] = {}
+    latest: dict[int, datetime] = {}
     graph = IdentityGraph()
     for record in read_topic(settings, settings.topic(TOUCHPOINTS)):
         event = decode(record.value)
@@ -48,16 +66,21 @@ def expected_changes(
     merged = {a.alias_id for a in graph.aliases().values()} | {
         a.canonical_id for a in graph.aliases().values()
     }
+    until = {c: latest[p] - timedelta(microseconds=1) for c, p in partition_of.items()}
+    return TheLog(dict(events), until, merged)
+
+
+def expected_changes(
+    settings: Settings,
+) -> tuple[dict[str, tuple[LoyaltyStageChanged, ...]], set[str]]:
+    """Per unmerged customer, the ladder's changes up to the worker's watermark, computed
+    directly over the log."""
+    log = read_the_log(settings)
     expected = {
-        customer: transitions(
-            fold(initial(customer), evs),
-            None,
-            latest[partition_of[customer]] - timedelta(microseconds=1),
-        )
-        for customer, evs in events.items()
-        if customer not in merged
+        customer: transitions(facts, None, until)
+        for customer, (facts, until) in log.unmerged().items()
     }
-    return expected, merged
+    return expected, log.merged
 
 
 def test_stage_changes_equal_the_ladder_over_the_log_and_are_not_repeated(
