@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from schemas import PiiSealer
@@ -30,8 +31,7 @@ class SqliteKeyVault:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
+        _setup(self._db, time.monotonic() + 30)
         self._cache: dict[str, bytes] = {}
 
     def key(self, key_id: str) -> bytes | None:
@@ -72,6 +72,21 @@ class SqliteKeyVault:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _setup(db: sqlite3.Connection, deadline: float) -> None:
+    """WAL mode and the table. Switching a new file to WAL takes a lock SQLite's busy
+    timeout does not wait for: processes opening the vault at once (``import --jobs``)
+    retry until ``deadline``."""
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def sealer_for(settings: Settings) -> PiiSealer:

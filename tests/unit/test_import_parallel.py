@@ -32,7 +32,8 @@ def test_rows_are_dealt_by_customer_and_keep_their_order() -> None:
 def test_a_child_that_fails_stops_the_import_and_leaves_nothing_running(tmp_path: Path) -> None:
     file = tmp_path / "sales.csv"
     file.write_text("customer_id,occurred_at,amount\n" + "C1,2025-03-01,1.00\n" * 30_000)
-    settings = load_settings(bootstrap_servers=f"127.0.0.1:{free_port()}")  # nobody there
+    nobody = f"127.0.0.1:{free_port()}"
+    settings = load_settings(bootstrap_servers=nobody, key_vault=tmp_path / "keys.sqlite")
     options = ImportOptions("purchase_completed", values={"currency": "EUR"})
     now = datetime.now(UTC)
     with TableSource(file, "csv") as source:
