@@ -21,10 +21,18 @@ class IdentityResolver:
         self._settings = settings
         self._graph: IdentityGraph | None = None
 
+    @property
+    def restored(self) -> bool:
+        return self._graph is not None
+
     async def ensure_restored(self, first_offset: int) -> None:
         if self._graph is None:
             loop = asyncio.get_running_loop()
             self._graph = await loop.run_in_executor(None, self._restore, first_offset)
+
+    def start_empty(self) -> None:
+        """Start from nothing (a rebuild from offset 0)."""
+        self._graph = self._restore(0)
 
     def _restore(self, before: int) -> IdentityGraph:
         graph = IdentityGraph()

@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from streams.materializer import MaterializerStats
-    from streams.worker import WorkerStats
+    from streams.processor import WorkerStats
 
 PREFIX = "touchpoint"
 WORKER_COUNTERS = (  # WorkerStats field, metric name (without _total), help
@@ -51,7 +51,10 @@ class WorkerLike(Protocol):
     """What the collector reads of a streams.worker.ProcessingWorker."""
 
     stats: WorkerStats
-    watermarks: dict[int, int]  # partition -> latest event time folded (µs)
+
+    @property
+    def watermarks(self) -> dict[int, int]: ...  # partition -> latest event time folded (µs)
+
     processed_next: dict[str, dict[int, int]]  # topic -> partition -> next offset
     failure: BaseException | None
 

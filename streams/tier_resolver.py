@@ -38,10 +38,18 @@ class TierResolver:
         self._settings = settings
         self._book: TierBook | None = None
 
+    @property
+    def restored(self) -> bool:
+        return self._book is not None
+
     async def ensure_restored(self, first_offset: int) -> None:
         if self._book is None:
             loop = asyncio.get_running_loop()
             self._book = await loop.run_in_executor(None, self._restore, first_offset)
+
+    def start_empty(self) -> None:
+        """Start from nothing (a rebuild from offset 0)."""
+        self._book = self._restore(0)
 
     def _restore(self, before: int) -> TierBook:
         latest: dict[str, int] = {}
