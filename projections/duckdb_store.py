@@ -86,6 +86,9 @@ _RAISE_WATERMARK = (
 )
 
 
+OUT_OF_ORDER = "out_of_order_customers"
+
+
 class DuckDBProjectionStore:
     """A ``ProjectionStore`` on one DuckDB file (this process becomes its only writer).
 
@@ -223,6 +226,16 @@ class DuckDBProjectionStore:
 
     def clv_fits(self) -> list[FittedModels]:
         return value_store.clv_fits(self._conn)
+
+    def note_out_of_order(self, customers: Sequence[str]) -> None:
+        """Keep, in table ``out_of_order_customers``, the customers some of whose events came
+        after a later one of their partition (a rebuilt model: what ``--verify`` needs to know,
+        projections/read_model_diff.py)."""
+        self._conn.execute(f"CREATE TABLE IF NOT EXISTS {OUT_OF_ORDER} (customer_id VARCHAR "
+                           "PRIMARY KEY)")  # fmt: skip
+        if customers:
+            self._conn.execute(f"INSERT OR IGNORE INTO {OUT_OF_ORDER} SELECT unnest(?)",
+                               [list(customers)])  # fmt: skip
 
     def close(self) -> None:
         """Publish a last snapshot (with ``publish_to``) and close the file."""

@@ -29,6 +29,7 @@ from streams.cli_output import (
     size_of,
 )
 from streams.cli_read import READ_COMMANDS
+from streams.cli_rebuild import rebuild
 from streams.cli_serve import serve
 from streams.cli_status import status
 from streams.cli_worker import worker
@@ -225,6 +226,7 @@ main.add_command(import_)
 main.add_command(serve)
 main.add_command(status)
 main.add_command(dlq)
+main.add_command(rebuild)
 for command in READ_COMMANDS:  # customer, query, materialize (docs/read-model.md)
     main.add_command(command)
 for command in CHURN_COMMANDS:  # warnings, complaints (docs/churn.md)

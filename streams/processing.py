@@ -87,10 +87,15 @@ class BatchResult:
     redelivered: int = 0
     applied: int = 0
     latest_event_at: int | None = None  # event time (microseconds) of the batch's latest event
+    # customers with an event earlier than one before it in the partition (event time)
+    out_of_order: list[str] = field(default_factory=list)
 
 
-def apply_batch(states: Mapping[str, Tracked], records: Sequence[SourceRecord]) -> BatchResult:
-    """Fold ``records`` (one partition, log order) into the states; ``states`` is not changed."""
+def apply_batch(
+    states: Mapping[str, Tracked], records: Sequence[SourceRecord], watermark: int | None = None
+) -> BatchResult:
+    """Fold ``records`` (one partition, log order) into the states; ``states`` is not changed.
+    ``watermark``: the partition's latest event time before the batch (µs), if any."""
     result = BatchResult()
     for record in records:
         event = _decoded(record)
@@ -98,6 +103,9 @@ def apply_batch(states: Mapping[str, Tracked], records: Sequence[SourceRecord]) 
             result.dead_letters.append(event)
             continue
         at = micros(event.occurred_at)
+        mark = result.latest_event_at if result.latest_event_at is not None else watermark
+        if mark is not None and at < mark:
+            result.out_of_order.append(event.customer_id)
         result.latest_event_at = (
             at if result.latest_event_at is None else max(result.latest_event_at, at)
         )

@@ -80,6 +80,7 @@ class WorkerStats:
     stage_changes: int = 0
     tier_changes: int = 0
     warning_events: int = 0
+    out_of_order: int = 0  # events earlier (event time) than one before them in the partition
     batches: int = 0
     by_partition: dict[int, int] = field(default_factory=dict)
 
@@ -87,9 +88,11 @@ class WorkerStats:
 class Processor:
     """Customer states per partition of the event log, and the handlers that change them."""
 
-    def __init__(self, settings: Settings, send: Send) -> None:
+    def __init__(self, settings: Settings, send: Send, *, keep_out_of_order: bool = False) -> None:
         self.settings = settings
         self.send = send
+        # customers with out-of-order events (rebuild --verify): kept only when asked
+        self.out_of_order: set[str] | None = set() if keep_out_of_order else None
         self.states: dict[int, dict[str, Tracked]] = {}
         self.stats = WorkerStats()
         self.resolver = IdentityResolver(settings)
@@ -139,7 +142,10 @@ class Processor:
     def ingest(self, records: list[SourceRecord]) -> None:
         for partition, batch in _by_partition(records).items():
             states = self.states[partition]
-            result = apply_batch(states, batch)
+            result = apply_batch(states, batch, self.watermarks.get(partition))
+            self.stats.out_of_order += len(result.out_of_order)
+            if self.out_of_order is not None:
+                self.out_of_order.update(result.out_of_order)
             if result.latest_event_at is not None:
                 mark = self.watermarks.get(partition, result.latest_event_at)
                 self.watermarks[partition] = max(mark, result.latest_event_at)
