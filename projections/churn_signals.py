@@ -16,6 +16,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from fractions import Fraction
+from functools import cache
 from typing import Protocol
 
 from projections.churn_rules import CRITICAL, WARNING, Prepared, Signal, date, days
@@ -36,9 +37,21 @@ class Rule(Protocol):
         """Why the rule stopped holding at ``t`` (it held just before)."""
 
 
+@cache
+def exact(value: float | int) -> Fraction:
+    """A threshold from the rules as the exact decimal it was written as (cached: the rules
+    are checked at every instant of every customer's timeline)."""
+    return Fraction(str(value))
+
+
+@cache
+def _share(part: int, whole: int) -> Fraction:
+    return Fraction(part, whole)
+
+
 def _scaled(span: int, factor: float) -> int:
-    exact = Fraction(str(factor)) * span
-    return exact.numerator // exact.denominator
+    f = exact(factor)
+    return (f.numerator * span) // f.denominator
 
 
 class OverduePurchase:
@@ -94,7 +107,7 @@ class _Ratio:
         """(raise below, clear at or above)."""
         raise NotImplementedError
 
-    def measure(self, p: Prepared, start: int, end: int) -> Fraction:
+    def measure(self, p: Prepared, start: int, end: int) -> int | Fraction:
         raise NotImplementedError
 
     def instants(self, p: Prepared) -> Iterable[int]:
@@ -104,22 +117,36 @@ class _Ratio:
 
     def _comparable(self, p: Prepared, t: int) -> bool:
         r = p.rules
-        base = p.bought(t - r.baseline_days * DAY, t) * Fraction(r.recent_days, r.baseline_days)
-        return base >= Fraction(str(r.baseline_min_purchases))
+        least = exact(r.baseline_min_purchases)  # bought × recent / baseline >= least:
+        bought = p.bought(t - r.baseline_days * DAY, t)
+        return bought * r.recent_days * least.denominator >= least.numerator * r.baseline_days
 
     def check(self, p: Prepared, t: int, held: bool) -> Signal | None:
         r = p.rules
         if not self._comparable(p, t):
             return None
-        scale = Fraction(r.recent_days, r.baseline_days)
-        baseline = self.measure(p, t - r.baseline_days * DAY, t) * scale
-        recent = self.measure(p, t - r.recent_days * DAY, t)
-        if baseline <= 0:
+        base = self.measure(p, t - r.baseline_days * DAY, t)
+        if base <= 0:
             return None
-        ratio, (drop, recover) = recent / baseline, self.limits(p)
-        holds = ratio < recover if held else (ratio < drop or (self.inclusive and ratio == drop))
+        recent = self.measure(p, t - r.recent_days * DAY, t)
+        drop, recover = self.limits(p)
+        # ratio = recent / (base × recent_days / baseline_days), compared without dividing
+        # (integers in the usual case: this runs at every instant of every timeline)
+        over, under = recent * r.baseline_days, base * r.recent_days
+
+        def below(x: Fraction) -> bool:
+            return bool(over * x.denominator < x.numerator * under)
+
+        if held:
+            holds = below(recover)
+        else:
+            holds = below(drop) or (
+                self.inclusive and over * drop.denominator == drop.numerator * under
+            )
         if not holds:
             return None
+        ratio = Fraction(over) / under
+        baseline = base * _share(r.recent_days, r.baseline_days)
         return Signal(
             self.code,
             CRITICAL if ratio < drop / 2 else WARNING,
@@ -145,10 +172,10 @@ class FallingFrequency(_Ratio):
 
     def limits(self, p: Prepared) -> tuple[Fraction, Fraction]:
         r = p.rules
-        return Fraction(str(r.frequency_drop_ratio)), Fraction(str(r.frequency_recover_ratio))
+        return exact(r.frequency_drop_ratio), exact(r.frequency_recover_ratio)
 
-    def measure(self, p: Prepared, start: int, end: int) -> Fraction:
-        return Fraction(p.bought(start, end))
+    def measure(self, p: Prepared, start: int, end: int) -> int | Fraction:
+        return p.bought(start, end)
 
 
 class FallingSpend(_Ratio):
@@ -161,9 +188,9 @@ class FallingSpend(_Ratio):
 
     def limits(self, p: Prepared) -> tuple[Fraction, Fraction]:
         r = p.rules
-        return Fraction(str(r.spend_drop_ratio)), Fraction(str(r.spend_recover_ratio))
+        return exact(r.spend_drop_ratio), exact(r.spend_recover_ratio)
 
-    def measure(self, p: Prepared, start: int, end: int) -> Fraction:
+    def measure(self, p: Prepared, start: int, end: int) -> int | Fraction:
         return p.spend(start, end)
 
 
@@ -270,8 +297,8 @@ class LowSatisfaction:
             return None
         at, share, survey = p.surveys[i]
         previous = p.surveys[i - 1][1] if i > 0 else None
-        low = share <= Fraction(str(r.low_score_share))
-        fell = previous is not None and previous - share >= Fraction(str(r.score_drop_share))
+        low = share <= exact(r.low_score_share)
+        fell = previous is not None and previous - share >= exact(r.score_drop_share)
         if not (low or fell):
             return None
         evidence: dict[str, float | int | str | bool] = {
@@ -281,7 +308,7 @@ class LowSatisfaction:
         }
         if previous is not None:
             evidence["previous_share"] = round(float(previous), 2)
-        critical = share <= Fraction(str(r.critical_score_share))
+        critical = share <= exact(r.critical_score_share)
         return Signal(self.code, CRITICAL if critical else WARNING, evidence)
 
     def cleared_because(self, p: Prepared, t: int) -> str:

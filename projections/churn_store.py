@@ -46,19 +46,18 @@ CHURN_SCHEMA = (
     "WHERE w.status = 'open'",
 )
 
-_INSERT_EVENT = "INSERT OR REPLACE INTO churn_warning_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-_RAISE = (
-    "INSERT OR REPLACE INTO churn_warnings VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, NULL, NULL)"
-)
-_UPDATE = (
-    "UPDATE churn_warnings SET reasons = ?, severity = ?, score = ?, evidence = ?, "
-    "value_minor = ?, updated_at = ? WHERE warning_id = ? AND updated_at <= ?"
-)
-_CLEAR = (
-    "UPDATE churn_warnings SET status = 'cleared', cleared_at = ?, cleared_because = ?, "
-    "updated_at = ? WHERE warning_id = ? AND updated_at <= ?"
-)
-_COMPLAINT_COLUMNS = 11
+_WARNING_TYPES = ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR[]", "VARCHAR", "DOUBLE", "JSON",
+                  "BIGINT", "TIMESTAMPTZ", "TIMESTAMPTZ", "TIMESTAMPTZ", "VARCHAR")  # fmt: skip
+_EVENT_TYPES = ("VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ", "VARCHAR[]", "VARCHAR", "DOUBLE",
+                "JSON")  # fmt: skip
+_COMPLAINT_TYPES = ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ", "TIMESTAMPTZ",
+                    "TIMESTAMPTZ", "BOOLEAN", "VARCHAR", "DOUBLE", "TIMESTAMPTZ")  # fmt: skip
+_UPDATED_AT = 9  # churn_warnings columns: ..., raised_at, updated_at, cleared_at, cleared_because
+
+
+def _upsert(table: str, types: Sequence[str], *, replace: bool = True) -> str:
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
+    return f"{verb} INTO {table} SELECT " + ", ".join(f"UNNEST(?::{t}[])" for t in types)
 
 
 def write_churn(
@@ -67,31 +66,66 @@ def write_churn(
     complaints: Mapping[str, Sequence[ComplaintRecord]],
 ) -> None:
     """Apply a batch's warning events (in log order) and complaint rows (per customer: their
-    rows now) inside the caller's transaction."""
-    for e in steps:
-        evidence = json.dumps({code: dict(v) for code, v in e.evidence.items()})
-        detail = json.dumps({"why": e.why, "evidence": json.loads(evidence),
-                             "value_minor": e.value_minor, "source": e.source})  # fmt: skip
-        conn.execute(_INSERT_EVENT, [e.warning_id, e.customer_id, e.kind, e.occurred_at,
-                                     list(e.reasons), e.severity, e.score, detail])  # fmt: skip
-        if e.kind == "raised":
-            conn.execute(_RAISE, [e.warning_id, e.customer_id, list(e.reasons), e.severity,
-                                  e.score, evidence, e.value_minor, e.occurred_at,
-                                  e.occurred_at])  # fmt: skip
-        elif e.kind == "updated":
-            conn.execute(_UPDATE, [list(e.reasons), e.severity, e.score, evidence, e.value_minor,
-                                   e.occurred_at, e.warning_id, e.occurred_at])  # fmt: skip
-        else:
-            conn.execute(_CLEAR, [e.occurred_at, e.why, e.occurred_at, e.warning_id,
-                                  e.occurred_at])  # fmt: skip
+    rows now) inside the caller's transaction, a few statements per batch.
+
+    ``churn_warnings``: a raise writes the warning's row; an update or a clear changes it
+    only if it is not newer than the event (a redelivered old event changes nothing)."""
+    if steps:
+        events = [_event_row(e) for e in steps]
+        conn.execute(_upsert("churn_warning_events", _EVENT_TYPES), _columns(events))
+        warnings = _warnings_after(conn, steps)
+        conn.execute(_upsert("churn_warnings", _WARNING_TYPES), _columns(warnings))
     if complaints:
         conn.execute(
             "DELETE FROM complaint_sla WHERE list_contains(?, customer_id)", [sorted(complaints)]
         )
         rows = [_complaint_row(r) for rows in complaints.values() for r in rows]
         if rows:
-            marks = ", ".join("?" * _COMPLAINT_COLUMNS)
-            conn.executemany(f"INSERT INTO complaint_sla VALUES ({marks})", rows)
+            conn.execute(_upsert("complaint_sla", _COMPLAINT_TYPES, replace=False), _columns(rows))
+
+
+def _warnings_after(
+    conn: duckdb.DuckDBPyConnection, steps: Sequence[ChurnWarningEvent]
+) -> list[list[object]]:
+    """The rows of the warnings ``steps`` touch, once the steps are applied in order."""
+    ids = sorted({e.warning_id for e in steps})
+    found = conn.execute(
+        "SELECT * FROM churn_warnings WHERE list_contains(?, warning_id)", [ids]
+    ).fetchall()
+    rows: dict[str, list[object]] = {str(row[0]): list(row) for row in found}
+    changed: dict[str, list[object]] = {}
+    for e in steps:
+        evidence = _evidence(e)
+        if e.kind == "raised":
+            rows[e.warning_id] = [e.warning_id, e.customer_id, "open", list(e.reasons), e.severity,
+                                  e.score, evidence, e.value_minor, e.occurred_at, e.occurred_at,
+                                  None, None]  # fmt: skip
+        else:
+            row = rows.get(e.warning_id)
+            if row is None or row[_UPDATED_AT] > e.occurred_at:  # type: ignore[operator]
+                continue
+            if e.kind == "updated":
+                row[3:8] = [list(e.reasons), e.severity, e.score, evidence, e.value_minor]
+            else:
+                row[2], row[10], row[11] = "cleared", e.occurred_at, e.why
+            row[_UPDATED_AT] = e.occurred_at
+        changed[e.warning_id] = rows[e.warning_id]
+    return list(changed.values())
+
+
+def _evidence(e: ChurnWarningEvent) -> str:
+    return json.dumps({code: dict(v) for code, v in e.evidence.items()})
+
+
+def _event_row(e: ChurnWarningEvent) -> list[object]:
+    detail = json.dumps({"why": e.why, "evidence": {c: dict(v) for c, v in e.evidence.items()},
+                         "value_minor": e.value_minor, "source": e.source})  # fmt: skip
+    return [e.warning_id, e.customer_id, e.kind, e.occurred_at, list(e.reasons), e.severity,
+            e.score, detail]  # fmt: skip
+
+
+def _columns(rows: Sequence[Sequence[object]]) -> list[list[object]]:
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _complaint_row(r: ComplaintRecord) -> list[object]:

@@ -48,7 +48,7 @@ from streams.topics import (
     TOUCHPOINTS,
 )
 
-READ_BATCH = 20_000  # event-log records per processing batch
+READ_BATCH = 100_000  # event-log records per processing batch (fewer, larger: fewer rule timelines)
 FLUSH_EVERY = 200_000  # output records buffered before a store transaction
 LOOPED = (IDENTITY_CLAIMS, CUSTOMER_ALIASES, CUSTOMER_MERGES, CUSTOMER_VALUES)
 CO_PARTITIONED = (CUSTOMER_ALIASES, CUSTOMER_MERGES)  # by customer, like the event log
@@ -175,9 +175,9 @@ def log_records(
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         remaining = set(partitions)
+        out: list[SourceRecord] = []
         while remaining:
             polled = consumer.poll(timeout_ms=1000, max_records=batch)
-            out: list[SourceRecord] = []
             for tp, records in polled.items():
                 end = ends[tp.partition]
                 out += [SourceRecord(topic, tp.partition, r.offset, r.key, r.value)
@@ -185,8 +185,9 @@ def log_records(
                 if records[-1].offset + 1 >= end:
                     remaining.discard(tp)
                     consumer.pause(tp)
-            if out:
+            if len(out) >= batch or (out and not remaining):
                 yield out
+                out = []
     finally:
         consumer.close()
 
