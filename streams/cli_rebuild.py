@@ -30,6 +30,14 @@ from streams.settings import Settings
     "if they differ. The live pipeline must have processed the same log (caught up).",
 )
 @click.option(
+    "--adopt",
+    is_flag=True,
+    help="Blue/green cut-over, with every worker stopped: rebuild up to the worker group's "
+    "committed offsets, then make the rebuilt model the live one (customer states to the "
+    "changelog, the materialized topics' ends stored in --out). Then start the workers, "
+    "and the materializer on --out (docs/operations.md).",
+)
+@click.option(
     "--strict",
     is_flag=True,
     help="With --verify: fail on any difference, also in the loyalty and churn histories of "
@@ -48,6 +56,7 @@ def rebuild(
     target: Path | None,
     force: bool,
     verify: bool,
+    adopt: bool,
     strict: bool,
     examples: int,
 ) -> None:
@@ -58,7 +67,7 @@ def rebuild(
     fit` published. Readers keep using the live model meanwhile; point them at the new
     file when it suits (blue/green, docs/operations.md). Nothing is written to Kafka.
     """
-    from streams.rebuild import log_ends
+    from streams.rebuild import GroupBusy, committed_ends, log_ends
     from streams.rebuild import rebuild as run
 
     target = target or settings.db.with_name(f"{settings.db.stem}.rebuilt.duckdb")
@@ -72,16 +81,24 @@ def rebuild(
         path.unlink()
     started = time.monotonic()
     with kafka_errors():
-        _, total = log_ends(settings)
+        total = sum(committed_ends(settings).values()) if adopt else log_ends(settings)[1]
         with progress() as bar:
             task = bar.add_task("rebuilding", total=total)
-            stats = run(settings, target, lambda n: bar.advance(task, n))
+            try:
+                stats = run(settings, target, lambda n: bar.advance(task, n), adopt=adopt)
+            except GroupBusy as exc:
+                raise click.ClickException(str(exc)) from exc
     took = time.monotonic() - started
     rate = stats.events / took if took else 0.0
     console.print(
         f"rebuilt {target} from {stats.events:,} events in {took:.1f} s ({rate:,.0f} events/s): "
         f"{stats.outputs:,} projection records, {stats.copied:,} copied from `fit`"
     )
+    if adopt:
+        console.print(
+            f"adopted: start the workers, and the materializer with --db {target}; point the "
+            "readers at it"
+        )
     if verify:
         _verify(settings.db, target, examples, strict)
 

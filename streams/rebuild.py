@@ -15,6 +15,15 @@ changelog, dead letters and compacted copies of histories are not needed.
 The outputs of ``touchpoint fit`` (``clv-scores``, ``clv-fits`` and the model's
 ``low_p_alive`` warning events) do not come from the event log: they are
 copied from their topics.
+
+``adopt`` hands a rebuilt model over to the live pipeline (blue/green, with the
+workers stopped): the rebuild then reads the log up to the worker group's
+committed offsets (where restarted workers will go on), and afterwards writes
+its customer states to the changelog and its customer values to
+``customer-values`` (what restarted workers restore from; each state's
+``next_offset`` makes a redelivered event a no-op), and stores in the new file
+the ends of the materialized topics, so a materializer started on it continues
+from there.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 
@@ -31,8 +41,9 @@ from projections.churn_records import WarningStep
 from projections.duckdb_store import DuckDBProjectionStore
 from projections.ports import Logged, ProjectionStore
 from streams import kafka_clients
+from streams.health import worker_group
 from streams.materializer import DECODE_ERRORS, SOURCES
-from streams.offsets import HighWaterMarks
+from streams.offsets import HighWaterMarks, committed_offsets
 from streams.processing import SourceRecord
 from streams.processor import Processor, WorkerStats
 from streams.readback import read_topic
@@ -43,12 +54,13 @@ from streams.topics import (
     CLV_SCORES,
     CUSTOMER_ALIASES,
     CUSTOMER_MERGES,
+    CUSTOMER_STATE,
     CUSTOMER_VALUES,
     IDENTITY_CLAIMS,
     TOUCHPOINTS,
 )
 
-READ_BATCH = 100_000  # event-log records per processing batch (fewer, larger: fewer rule timelines)
+READ_BATCH = 100_000  # event-log records per batch (larger: fewer rule timelines built)
 FLUSH_EVERY = 200_000  # output records buffered before a store transaction
 LOOPED = (IDENTITY_CLAIMS, CUSTOMER_ALIASES, CUSTOMER_MERGES, CUSTOMER_VALUES)
 CO_PARTITIONED = (CUSTOMER_ALIASES, CUSTOMER_MERGES)  # by customer, like the event log
@@ -85,6 +97,7 @@ class Rebuild:
         self._out: dict[tuple[str, object], tuple[str, bytes | None, bytes | None]] = {}
         self._out_next: dict[str, int] = {}  # the next (made-up) offset of each output topic
         self._consumed: dict[tuple[str, int], int] = {}
+        self.values: dict[bytes, bytes | None] = {}  # customer-values, latest per customer
 
     @property
     def worker_stats(self) -> WorkerStats:
@@ -97,6 +110,8 @@ class Rebuild:
         value: bytes | None,
         headers: list[tuple[str, bytes]] | None,
     ) -> None:
+        if topic == CUSTOMER_VALUES and key is not None:
+            self.values[key] = value
         if topic in self._looped:
             partition = self.partition_of(key) if topic in CO_PARTITIONED else 0
             offset = self._looped_next[topic]
@@ -209,10 +224,13 @@ def rebuild(
     settings: Settings,
     out: Path,
     on_events: Callable[[int], None] = lambda n: None,
+    *,
+    adopt: bool = False,
 ) -> RebuildStats:
     """Rebuild the read model into a new snapshot at ``out`` (its writer file next to it);
-    ``on_events(n)`` after each batch of ``n`` events."""
-    ends, _ = log_ends(settings)
+    ``on_events(n)`` after each batch of ``n`` events. With ``adopt``, up to the worker
+    group's committed offsets, then hand the model over (module docstring)."""
+    ends = committed_ends(settings) if adopt else log_ends(settings)[0]
     store = DuckDBProjectionStore.open_writer(out, snapshot_interval=3600)
     with store:
         job = Rebuild(settings, store, len(ends))
@@ -225,4 +243,49 @@ def rebuild(
         job.flush()
         store.note_out_of_order(sorted(job.processor.out_of_order or ()))
         job.stats.ends = ends
+        if adopt:
+            hand_over(settings, job, store, ends)
     return job.stats
+
+
+def committed_ends(settings: Settings) -> dict[int, int]:
+    """The worker group's committed offset of each event-log partition (0: never)."""
+    ends, _ = log_ends(settings)
+    topic = settings.topic(TOUCHPOINTS)
+    partitions = [TopicPartition(topic, p) for p in sorted(ends)]
+    committed = committed_offsets(settings, worker_group(settings), partitions)
+    return {tp.partition: committed[tp] or 0 for tp in partitions}
+
+
+def hand_over(
+    settings: Settings, job: Rebuild, store: ProjectionStore, ends: dict[int, int]
+) -> None:
+    """Make the rebuilt states and model the live ones (the workers must be stopped: their
+    group's committed offsets are where the rebuild stopped, and must not have moved)."""
+    if committed_ends(settings) != ends:
+        raise GroupBusy(
+            f"the worker group {worker_group(settings)} committed offsets while the rebuild "
+            "ran: stop every `touchpoint worker`, then run `rebuild --adopt` again"
+        )
+    producer = kafka_clients.producer(settings)
+    try:
+        for states in job.processor.states.values():
+            for customer, tracked in states.items():
+                value = orjson.dumps(tracked.to_json())
+                producer.send(settings.topic(CUSTOMER_STATE), key=customer.encode(), value=value)
+        for key, latest in job.values.items():
+            producer.send(settings.topic(CUSTOMER_VALUES), key=key, value=latest)
+        producer.flush()
+    finally:
+        producer.close()
+    materialized = [settings.topic(source.name) for source in SOURCES]
+    with HighWaterMarks(settings, materialized) as marks:
+        highs = marks.sample()
+    if any(high is None for high in highs.values()):
+        raise RuntimeError("a materialized topic did not answer a fetch: start the "
+                           "materializer on the new file from the topics' beginning")  # fmt: skip
+    store.apply([], {(tp.topic, tp.partition): high or 0 for tp, high in highs.items()})
+
+
+class GroupBusy(RuntimeError):
+    """Workers ran while ``rebuild --adopt`` did."""

@@ -121,3 +121,44 @@ def merged_customers(path: str) -> set[str]:
     with duckdb.connect(path, read_only=True) as db:
         rows = db.execute("SELECT alias_id, canonical_id FROM customer_alias").fetchall()
     return {customer for row in rows for customer in row}
+
+
+def test_adopt_hands_the_rebuilt_model_over_and_the_pipeline_continues_on_it(
+    settings: Settings, cli_env: dict[str, str]
+) -> None:
+    """Blue runs; its workers stop; more events arrive; `rebuild --adopt` builds green up to
+    what blue processed and hands it over; the workers and a materializer on green carry on
+    from there, and green ends equal to the fold of the whole log and to a full rebuild."""
+    create_topics(settings)
+    published = publish_simulation(settings, customers=60, days=200)
+    run_worker(settings)  # blue: workers, then the materializer into settings.db
+    with Materializer(settings) as materializer:
+        materializer.run_until_caught_up(timeout=120)
+    before = published
+    backlog = add_late_and_duplicate_events(settings)  # arrives while no worker runs
+    published += backlog
+    green = settings.db.with_name("green.duckdb")
+
+    done = subprocess.run([*TOUCHPOINT, "rebuild", "--out", str(green), "--adopt"],
+                          env=cli_env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    with duckdb.connect(str(green), read_only=True) as db:
+        (customers,) = db.execute("SELECT count(*) FROM customer_view").fetchone() or (0,)
+    assert customers > 0
+
+    on_green = settings.model_copy(update={"db": green})
+    worker = run_worker(on_green)
+    # the workers go on where blue stopped: the backlog only (late events, resent ones)
+    assert worker.stats.applied == backlog + len(range(0, before, 40))
+    with Materializer(on_green) as materializer:
+        materializer.run_until_caught_up(timeout=120)
+    assert_read_model_is_the_fold_of_the_log(on_green, published)
+
+    full = settings.db.with_name("full.duckdb")
+    again = subprocess.run([*TOUCHPOINT, "rebuild", "--out", str(full)],
+                           env=cli_env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    for diff in compare(green, full):
+        assert diff.settled, diff
+        if diff.table not in ARRIVAL_TIMED:
+            assert diff.equal, diff
