@@ -28,6 +28,7 @@ from streams.settings import Settings
 from streams.topics import (
     CUSTOMER_ALIASES,
     CUSTOMER_MERGES,
+    CUSTOMER_STATE,
     CUSTOMER_VALUES,
     IDENTITY_CLAIMS,
     TOUCHPOINTS,
@@ -58,6 +59,7 @@ class ProcessingWorker:
         self.processor = Processor(settings, self._send)
         self.processed_next: dict[str, dict[int, int]] = {}  # topic -> partition -> next offset
         self.produced_next: dict[tuple[str, int], int] = {}  # what we wrote to our own inputs
+        self._held_states: list[tuple[bytes | None, bytes | None]] = []
         self._lock = asyncio.Lock()
         self._busy = 0
         self.failure: BaseException | None = None
@@ -93,7 +95,9 @@ class ProcessingWorker:
                     async with self._lock:
                         await self._prepare(name, records)
                         handler(records)
-                        await asyncio.get_running_loop().run_in_executor(None, self.producer.flush)
+                        loop = asyncio.get_running_loop()
+                        await loop.run_in_executor(None, self.producer.flush)
+                        await loop.run_in_executor(None, self._write_states)
                     self._done(records)
                 except Exception as exc:
                     # In-memory states may be ahead of what reached Kafka: stop processing;
@@ -126,10 +130,27 @@ class ProcessingWorker:
         value: bytes | None,
         headers: list[tuple[str, bytes]] | None,
     ) -> None:
+        if topic == CUSTOMER_STATE:  # held back: written once all it caused is durable
+            self._held_states.append((key, value))
+            return
         full = self.settings.topic(topic)
         future = self.producer.send(full, key=key, value=value, headers=headers)
         if topic in INPUTS:  # our own input: caught up only once we have read it back
             future.add_callback(self._produced)
+
+    def _write_states(self) -> None:
+        """The batch's customer states, after everything else it sent was acknowledged.
+
+        A state is the mark that its events were folded: a worker that takes the
+        partition over skips events below its ``next_offset``. Were it durable before the
+        views, stage changes or internal records it caused, a crash in between would lose
+        those for good; written last, a crash before it leaves the older state, the events
+        are folded again, and their outputs sent again (each is idempotent downstream)."""
+        held, self._held_states = self._held_states, []
+        topic = self.settings.topic(CUSTOMER_STATE)
+        for key, value in held:
+            self.producer.send(topic, key=key, value=value)
+        self.producer.flush()
 
     def _produced(self, metadata: Any) -> None:
         key = (metadata.topic, metadata.partition)
