@@ -215,11 +215,16 @@ def make_faust_app(settings: Settings) -> faust.App:
     """The Faust app with this deployment's broker, group timeouts and group id."""
     servers = [f"kafka://{server}" for server in settings.bootstrap_servers.split(",")]
     timeouts: dict[str, Any] = kafka_clients.group_timeouts(settings).faust()
+    # Faust keeps a (here empty) data directory per app: next to the read model, not in
+    # whatever directory the worker was started from
+    data = settings.db.resolve().parent / ".touchpoint"
+    data.mkdir(parents=True, exist_ok=True)
     return faust.App(
         f"{settings.topic_prefix}touchpoint-worker",
         broker=servers,
         broker_credentials=kafka_clients.faust_credentials(settings),
         store="memory://",
+        datadir=str(data / "{conf.name}-data"),
         web_enabled=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
