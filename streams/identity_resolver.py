@@ -38,7 +38,7 @@ class IdentityResolver:
         graph = IdentityGraph()
         if before > 0:
             topic = self._settings.topic(IDENTITY_CLAIMS)
-            for record in read_topic(self._settings, topic, only=0, idle_s=0.5):
+            for record in read_topic(self._settings, topic, only=0, idle_s=0.5, complete=True):
                 if record.offset < before and record.value is not None:
                     graph.add(decode_claim(record.value))
         return graph

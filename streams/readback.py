@@ -24,17 +24,26 @@ def read_topic(
     idle_s: float = 1.5,
     timeout_s: float = 60,
     only: int | None = None,
+    complete: bool = False,
 ) -> Iterator[ConsumerRecord]:
     """Every record of ``topic`` (or of its partition ``only``) from offset 0, until
     ``expected`` records were read, or the consumer sat idle for ``idle_s`` at every
-    partition's high-water mark."""
+    partition's high-water mark.
+
+    ``complete``: for restoring state, where a partial read would silently lose data. Every
+    partition must be read up to the high-water mark of a fetch response (a slow broker
+    is waited for, never taken as empty), and ``TimeoutError`` is raised after
+    ``timeout_s`` instead of returning what was read."""
     consumer = kafka_clients.consumer(settings, group_id=None, consumer_timeout_ms=200)
     try:
         numbers = sorted(consumer.partitions_for_topic(topic) or ()) if only is None else [only]
         partitions = [TopicPartition(topic, p) for p in numbers]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
-        yield from _drain(consumer, partitions, expected, idle_s, time.monotonic() + timeout_s)
+        deadline = time.monotonic() + timeout_s
+        yield from _drain(consumer, partitions, expected, idle_s, deadline, complete)
+        if complete and not _at_high_water(consumer, partitions, idle=False):
+            raise TimeoutError(f"{topic} not read to its end within {timeout_s} s")
     finally:
         consumer.close()
 
@@ -45,6 +54,7 @@ def _drain(
     expected: int | None,
     idle_s: float,
     deadline: float,
+    complete: bool = False,
 ) -> Iterator[ConsumerRecord]:
     seen, last_record = 0, time.monotonic()
     while time.monotonic() < deadline:
@@ -58,7 +68,9 @@ def _drain(
         if expected is not None:
             if seen >= expected:
                 return
-        elif _at_high_water(consumer, partitions, time.monotonic() - last_record > idle_s):
+        elif _at_high_water(
+            consumer, partitions, not complete and time.monotonic() - last_record > idle_s
+        ):
             return
 
 

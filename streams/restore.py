@@ -14,7 +14,8 @@ def restore_partition(settings: Settings, partition: int) -> dict[str, Tracked]:
     """The latest state of every customer of ``partition`` (the changelog is keyed by
     customer, co-partitioned with the event log, and read to its high-water mark)."""
     states: dict[str, Tracked] = {}
-    for record in read_topic(settings, settings.topic(CUSTOMER_STATE), only=partition, idle_s=0.5):
+    topic = settings.topic(CUSTOMER_STATE)
+    for record in read_topic(settings, topic, only=partition, idle_s=0.5, complete=True):
         customer = record.key.decode()
         if record.value is None:
             states.pop(customer, None)

@@ -55,7 +55,7 @@ class TierResolver:
         latest: dict[str, int] = {}
         if before > 0:
             topic = self._settings.topic(CUSTOMER_VALUES)
-            for record in read_topic(self._settings, topic, only=0, idle_s=0.5):
+            for record in read_topic(self._settings, topic, only=0, idle_s=0.5, complete=True):
                 if record.offset >= before:
                     continue
                 value = decode_value(record.value)
