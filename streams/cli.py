@@ -124,8 +124,10 @@ def produce(settings: Settings, file: IO[bytes], show: int) -> None:
     """
     from streams.keyvault import sealer_for
     from streams.producer import EventPublisher
+    from streams.topics import create_topics
 
     name = getattr(file, "name", "-")
+    kafka_call(create_topics, settings)  # the layout, co-partitioned: not auto-created topics
     with (
         kafka_errors(),
         EventPublisher(settings, sealer_for(settings)) as publisher,
@@ -177,7 +179,9 @@ def simulate(
         return
     from streams.keyvault import sealer_for
     from streams.producer import EventPublisher
+    from streams.topics import create_topics
 
+    kafka_call(create_topics, settings)  # the layout, co-partitioned: not auto-created topics
     with (
         kafka_errors(),
         EventPublisher(settings, sealer_for(settings)) as publisher,

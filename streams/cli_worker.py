@@ -14,9 +14,11 @@ import click
 from streams.cli_options import with_settings
 from streams.cli_output import console, kafka_errors
 from streams.settings import Settings
+from streams.topics import CUSTOMER_ALIASES, CUSTOMER_MERGES, CUSTOMER_STATE, TOUCHPOINTS
 
 if TYPE_CHECKING:
     from streams.metrics import MaterializerProbe
+    from streams.topics import TopicResult
     from streams.worker import ProcessingWorker
 
 
@@ -66,7 +68,7 @@ def worker(
     from streams.worker import ProcessingWorker
 
     with kafka_errors():
-        create_topics(settings)
+        _check_co_partitioned(settings, create_topics(settings))
         processing = ProcessingWorker(settings, batch_size)
         probe = MaterializerProbe()
         with _metrics(processing, probe, metrics_port, metrics_host):
@@ -74,6 +76,20 @@ def worker(
                 _until_idle(settings, processing, materialize, probe)
             else:
                 _forever(settings, processing, materialize, probe)
+
+
+def _check_co_partitioned(settings: Settings, topics: list[TopicResult]) -> None:
+    """The event log and the topics keyed like it must have as many partitions: a
+    customer's state is restored from the changelog partition of its event-log partition."""
+    counts = {t.name: t.partitions for t in topics}
+    names = [settings.topic(n) for n in (TOUCHPOINTS, CUSTOMER_STATE, CUSTOMER_ALIASES,
+                                         CUSTOMER_MERGES)]  # fmt: skip
+    if len({counts.get(name) for name in names}) > 1:
+        found = ", ".join(f"{name}: {counts.get(name)}" for name in names)
+        raise click.ClickException(
+            f"these topics must have the same number of partitions ({found}); were some "
+            "created by the broker on first use? Recreate them with `touchpoint topics create`"
+        )
 
 
 def _metrics(

@@ -43,7 +43,12 @@ def read_topic(
         deadline = time.monotonic() + timeout_s
         yield from _drain(consumer, partitions, expected, idle_s, deadline, complete)
         if complete and not _at_high_water(consumer, partitions, idle=False):
-            raise TimeoutError(f"{topic} not read to its end within {timeout_s} s")
+            where = {tp.partition: (consumer.position(tp), consumer.highwater(tp))
+                     for tp in partitions}  # fmt: skip
+            raise TimeoutError(
+                f"{topic} not read to its end within {timeout_s} s (position, high-water "
+                f"by partition: {where})"
+            )
     finally:
         consumer.close()
 
