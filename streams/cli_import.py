@@ -175,10 +175,6 @@ def import_(
     values = _merged(_given(shortcuts, "value"), _pairs("--set", sets), "value")
     rejects = rejects_file or rejects_path_for(file)
     started = time.monotonic()
-    from streams.cli_output import kafka_call
-    from streams.topics import create_topics
-
-    kafka_call(create_topics, settings)  # the layout, co-partitioned: not auto-created topics
     if type_ is None:
         if fmt != "jsonl" or columns or values or time_format or amount_unit or jobs > 1:
             raise click.UsageError("give --type: without it, FILE must be JSON lines of events "

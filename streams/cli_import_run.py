@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -22,6 +24,7 @@ from streams.importer import Importer, RejectsFile
 from streams.keyvault import sealer_for
 from streams.producer import EventPublisher, Rejection
 from streams.settings import Settings
+from streams.topics import create_topics
 
 
 class Outcome(NamedTuple):
@@ -38,6 +41,7 @@ def import_events(settings: Settings, file: Path, rejects: RejectsFile) -> Outco
     try:
         with (
             kafka_errors(),
+            _layout(settings),
             EventPublisher(settings, sealer_for(settings)) as publisher,
             file.open("rb") as lines,
             progress() as bar,
@@ -49,6 +53,13 @@ def import_events(settings: Settings, file: Path, rejects: RejectsFile) -> Outco
         rejects.close()
     report = publisher.report
     return Outcome(importer.read, report.published, report.failed, rejects)
+
+
+@contextmanager
+def _layout(settings: Settings) -> Iterator[None]:
+    """The topic layout exists (co-partitioned; not topics the broker creates on first use)."""
+    create_topics(settings)
+    yield
 
 
 def import_table(
@@ -76,7 +87,7 @@ def import_table(
             console.print(f"  {line}", markup=False)
         rejects = RejectsFile(rejects_path, keep=show)
         try:
-            with kafka_errors(), progress() as bar:
+            with kafka_errors(), _layout(settings), progress() as bar:
                 task = bar.add_task("importing", total=source.count())
                 run = _Run(settings, source, options, mapping, recorded_at, rejects)
                 return run.parallel(jobs, bar, task) if jobs > 1 else run.single(bar, task)
