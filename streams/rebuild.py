@@ -45,7 +45,7 @@ from streams.health import worker_group
 from streams.materializer import DECODE_ERRORS, SOURCES
 from streams.offsets import HighWaterMarks, committed_offsets
 from streams.processing import SourceRecord
-from streams.processor import Processor, WorkerStats
+from streams.processor import Processor
 from streams.readback import read_topic
 from streams.settings import Settings
 from streams.topics import (
@@ -95,13 +95,10 @@ class Rebuild:
         self._looped_next: dict[str, int] = dict.fromkeys(LOOPED, 0)
         # (topic, key) for a compacted topic, (topic, n) for a history: in arrival order
         self._out: dict[tuple[str, object], tuple[str, bytes | None, bytes | None]] = {}
+        self._histories = 0
         self._out_next: dict[str, int] = {}  # the next (made-up) offset of each output topic
         self._consumed: dict[tuple[str, int], int] = {}
         self.values: dict[bytes, bytes | None] = {}  # customer-values, latest per customer
-
-    @property
-    def worker_stats(self) -> WorkerStats:
-        return self.processor.stats
 
     def _route(
         self,
@@ -125,7 +122,8 @@ class Rebuild:
 
     def _buffer(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         source = self.sources[topic]
-        slot: tuple[str, object] = (topic, key) if source.latest_only else (topic, len(self._out))
+        self._histories += 1  # a history record's own slot; a compacted one's is its key
+        slot: tuple[str, object] = (topic, key) if source.latest_only else (topic, self._histories)
         self._out.pop(slot, None)  # a newer record of the key goes to the end
         self._out[slot] = (topic, key, value)
 
